@@ -1,0 +1,121 @@
+/**
+ * The three tuning presets picked by the stanza's `environment`.
+ *
+ * The memberlist part equals hashicorp/memberlist's DefaultLocalConfig, DefaultLANConfig and
+ * DefaultWANConfig, so a Go node with the matching default config detects failures on the same
+ * schedule as ours. The log part tunes replication of the append-only log.
+ *
+ * @example
+ * ```ts
+ * import { presets } from "@response/cluster/presets";
+ * presets.lan.memberlist.probeIntervalMs; // 1000
+ * presets.wan.log.pushMode; // "batched"
+ * ```
+ *
+ * @module
+ */
+import type { MemberlistTuning } from "../memberlist/mod.ts";
+import type { LogTuning } from "../log/mod.ts";
+
+/** One environment's tuning: membership and replication. */
+export interface Preset {
+  /** The environment this preset belongs to. */
+  readonly environment: "local" | "lan" | "wan";
+  /** Membership timings (hashicorp/memberlist defaults for this environment). */
+  readonly memberlist: Readonly<MemberlistTuning>;
+  /** Replication of the append-only log. */
+  readonly log: Readonly<LogTuning>;
+}
+
+// Shared by every environment: these limits are about memory and frame sizes, not latency.
+const MiB = 1024 * 1024;
+
+/** LAN: one data center. Memberlist's DefaultLANConfig. */
+const lan: Preset = {
+  environment: "lan",
+  memberlist: {
+    probeIntervalMs: 1000, // one probe per second per node: detection in seconds at low cost
+    probeTimeoutMs: 500, // 99.9th percentile of a LAN round trip is far below this
+    indirectChecks: 3, // three relays tolerate two lossy paths
+    gossipIntervalMs: 200, // 5 gossip rounds per second: convergence in ~2 s at 1,000 nodes
+    gossipNodes: 3, // fan-out per round
+    gossipToTheDeadMs: 30_000, // keep telling dead nodes for 30 s so they can refute
+    suspicionMult: 4, // suspicion lasts 4 × log10(n) probe intervals at least (Lifeguard)
+    suspicionMaxTimeoutMult: 6, // and 6× that without confirmations
+    retransmitMult: 4, // each broadcast goes out 4 × ceil(log10(n+1)) times
+    pushPullIntervalMs: 30_000, // full state sync repairs what gossip missed
+    tcpTimeoutMs: 10_000, // streams (push/pull, fallback ping) give up after this
+    awarenessMaxMultiplier: 8, // a slow node probes up to 8× less often instead of flapping
+    udpBufferSize: 1400, // fits a 1500-byte Ethernet MTU
+    disableTcpPings: false, // the TCP fallback ping spots UDP-only trouble
+    deadNodeReclaimMs: 0, // a dead name cannot return at another address (memberlist default)
+  },
+  log: {
+    pushMode: "immediate", // sub-millisecond links: every append goes out at once
+    batchWindowMs: 0,
+    compress: false, // CPU costs more than bytes on a LAN
+    syncIntervalMs: 5_000, // digest exchange repairs anything a push missed
+    maxBatchEntries: 1024, // bounds one catch-up frame
+    maxBatchBytes: 1 * MiB,
+    maxFrameBytes: 16 * MiB, // hard limit: a larger frame disconnects the peer
+    connectTimeoutMs: 5_000,
+  },
+};
+
+/** Local: one host or a loopback test bed. Memberlist's DefaultLocalConfig. */
+const local: Preset = {
+  environment: "local",
+  memberlist: {
+    ...lan.memberlist,
+    probeTimeoutMs: 200, // loopback answers in microseconds
+    indirectChecks: 1, // few paths to differ on one host
+    gossipIntervalMs: 100,
+    gossipToTheDeadMs: 15_000,
+    suspicionMult: 3,
+    retransmitMult: 2,
+    pushPullIntervalMs: 15_000,
+    tcpTimeoutMs: 1_000,
+  },
+  log: {
+    ...lan.log,
+    syncIntervalMs: 1_000, // cheap on loopback, and makes repairs quick
+    connectTimeoutMs: 1_000,
+  },
+};
+
+/** WAN: across data centers. Memberlist's DefaultWANConfig. */
+const wan: Preset = {
+  environment: "wan",
+  memberlist: {
+    ...lan.memberlist,
+    probeIntervalMs: 5_000, // long, variable round trips
+    probeTimeoutMs: 3_000,
+    gossipIntervalMs: 500,
+    gossipNodes: 4,
+    gossipToTheDeadMs: 60_000,
+    suspicionMult: 6,
+    pushPullIntervalMs: 60_000,
+    tcpTimeoutMs: 30_000,
+  },
+  log: {
+    ...lan.log,
+    pushMode: "batched", // many appends per round trip instead of one
+    batchWindowMs: 20, // adds at most 20 ms to visibility, small next to WAN latency
+    compress: true, // bytes are expensive across data centers
+    syncIntervalMs: 15_000,
+    connectTimeoutMs: 30_000,
+  },
+};
+
+function deepFreeze(p: Preset): Preset {
+  Object.freeze(p.memberlist);
+  Object.freeze(p.log);
+  return Object.freeze(p);
+}
+
+/** The presets by environment name; frozen. */
+export const presets: Readonly<Record<"local" | "lan" | "wan", Preset>> = Object.freeze({
+  local: deepFreeze(local),
+  lan: deepFreeze(lan),
+  wan: deepFreeze(wan),
+});
