@@ -26,7 +26,10 @@ export class ConfigError extends Error {
   /** Every issue found (never empty). */
   readonly issues: ConfigIssue[];
 
-  /** @param issues the problems found; each becomes one line of the message */
+  /**
+   * Creates the error.
+   * @param issues the problems found; each becomes one line of the message
+   */
   constructor(issues: ConfigIssue[]) {
     super(
       issues.length === 0
