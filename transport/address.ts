@@ -37,7 +37,9 @@ export function parseHostPort(text: string, defaultPort?: number): HostPort {
     host = s.slice(1, end);
     const rest = s.slice(end + 1);
     if (rest !== "") {
-      if (!rest.startsWith(":")) throw new AddressError(`unexpected "${rest}" after "]" in "${text}"`);
+      if (!rest.startsWith(":")) {
+        throw new AddressError(`unexpected "${rest}" after "]" in "${text}"`);
+      }
       portText = rest.slice(1);
     }
   } else {
@@ -75,5 +77,7 @@ export function parseHostPort(text: string, defaultPort?: number): HostPort {
  * @param address the address
  */
 export function formatHostPort(address: HostPort): string {
-  return address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  return address.host.includes(":")
+    ? `[${address.host}]:${address.port}`
+    : `${address.host}:${address.port}`;
 }
