@@ -1,0 +1,201 @@
+/**
+ * Failure-detection latency: three nodes on 127.0.0.1, `kill -9` of one, time until both
+ * survivors declare it dead (the Go peer's NotifyLeave, our `dead` event). Fresh processes
+ * per trial; every node runs in its own process and speaks the line protocol of
+ * tests/support/go_peer.ts.
+ *
+ *   npx deno run -A bench/detection.ts [--impl go,ts-deno,ts-node] [--presets local,lan] [--trials 5]
+ *
+ * Prints a table and merges medians into bench/results/detection.json (entries of the
+ * impl/preset pairs that were run are replaced, others kept).
+ *
+ * @module
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type PeerOptions, type PeerProcess, stopAllPeers } from "../tests/support/go_peer.ts";
+import { type Impl, IMPLS, type Preset, startImplPeer } from "./detection_impls.ts";
+
+interface TrialResult {
+  /** kill -> the later of the two survivors' death events. */
+  allDeadMs: number;
+  /** kill -> the earlier one. */
+  firstDeadMs: number;
+  /** kill -> first suspicion reported by a survivor (null if none was reported). */
+  firstSuspectMs: number | null;
+}
+
+interface Entry {
+  impl: Impl;
+  preset: Preset;
+  trials: TrialResult[];
+  medianAllDeadMs: number | null;
+  medianFirstDeadMs: number | null;
+  minAllDeadMs: number | null;
+  maxAllDeadMs: number | null;
+  meanAllDeadMs: number | null;
+  error?: string;
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+function median(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function converge(peers: PeerProcess[], n: number): Promise<void> {
+  await Promise.all(peers.map((p) => p.waitForMembers((ms) => ms.length === n, 30_000, 50)));
+}
+
+async function trial(impl: Impl, preset: Preset, id: number): Promise<TrialResult> {
+  const base = (name: string): PeerOptions => ({ name: `${impl}-${preset}-${id}-${name}`, preset });
+  const peers: PeerProcess[] = [];
+  try {
+    const a = await startImplPeer(impl, base("a"));
+    peers.push(a);
+    const [b, c] = await Promise.all([
+      startImplPeer(impl, { ...base("b"), join: [a.address] }),
+      startImplPeer(impl, { ...base("c"), join: [a.address] }),
+    ]);
+    peers.push(b, c);
+    await converge(peers, 3);
+    // land the kill at a random phase of the probe cycle
+    await sleep(1000 + Math.random() * 1000);
+    const marks = [a.events.length, b.events.length];
+    const killedAt = await c.kill();
+    const dead = (p: PeerProcess, since: number) =>
+      p.waitFor(
+        (e) => (e.event === "leave" || e.event === "dead") && e.node === c.name,
+        120_000,
+        since,
+      );
+    const [da, db] = await Promise.all([dead(a, marks[0]), dead(b, marks[1])]);
+    const suspects = [...a.events.slice(marks[0]), ...b.events.slice(marks[1])]
+      .filter((e) => e.event === "suspect" && e.node === c.name)
+      .map((e) => e.t_ms - killedAt);
+    return {
+      allDeadMs: Math.max(da.t_ms, db.t_ms) - killedAt,
+      firstDeadMs: Math.min(da.t_ms, db.t_ms) - killedAt,
+      firstSuspectMs: suspects.length > 0 ? Math.min(...suspects) : null,
+    };
+  } finally {
+    await Promise.all(peers.map((p) => p.stop()));
+  }
+}
+
+function summarize(impl: Impl, preset: Preset, trials: TrialResult[], error?: string): Entry {
+  const all = trials.map((t) => t.allDeadMs);
+  return {
+    impl,
+    preset,
+    trials,
+    medianAllDeadMs: median(all),
+    medianFirstDeadMs: median(trials.map((t) => t.firstDeadMs)),
+    minAllDeadMs: all.length ? Math.min(...all) : null,
+    maxAllDeadMs: all.length ? Math.max(...all) : null,
+    meanAllDeadMs: all.length ? Math.round(all.reduce((s, x) => s + x, 0) / all.length) : null,
+    ...(error ? { error } : {}),
+  };
+}
+
+const sec = (ms: number | null): string => ms === null ? "-" : (ms / 1000).toFixed(2);
+
+function table(entries: Entry[]): string {
+  const rows = [[
+    "impl",
+    "preset",
+    "n",
+    "min s",
+    "median s",
+    "mean s",
+    "max s",
+    "median first s",
+    "note",
+  ]];
+  for (const e of entries) {
+    rows.push([
+      e.impl,
+      e.preset,
+      String(e.trials.length),
+      sec(e.minAllDeadMs),
+      sec(e.medianAllDeadMs),
+      sec(e.meanAllDeadMs),
+      sec(e.maxAllDeadMs),
+      sec(e.medianFirstDeadMs),
+      e.error ? `error: ${e.error.split("\n")[0].slice(0, 60)}` : "",
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+}
+
+async function main(): Promise<void> {
+  const impls = arg("impl", "go").split(",").filter(Boolean) as Impl[];
+  const presets = arg("presets", "local,lan").split(",").filter(Boolean) as Preset[];
+  const trials = Number(arg("trials", "5"));
+  for (const i of impls) {
+    if (!IMPLS.includes(i)) throw new Error(`unknown impl ${i} (${IMPLS.join(",")})`);
+  }
+  const entries: Entry[] = [];
+  for (const impl of impls) {
+    for (const preset of presets) {
+      const results: TrialResult[] = [];
+      let error: string | undefined;
+      for (let t = 0; t < trials && !error; t++) {
+        try {
+          const r = await trial(impl, preset, t);
+          results.push(r);
+          console.error(
+            `${impl} ${preset} #${t + 1}: both dead after ${sec(r.allDeadMs)} s (first ${
+              sec(r.firstDeadMs)
+            } s, first suspicion ${sec(r.firstSuspectMs)} s)`,
+          );
+        } catch (err) {
+          error = err instanceof Error ? err.message : String(err);
+          console.error(`${impl} ${preset} #${t + 1}: ${error}`);
+        }
+      }
+      entries.push(summarize(impl, preset, results, error));
+    }
+  }
+  await stopAllPeers();
+  console.log(table(entries));
+
+  const out = fileURLToPath(new URL("./results/detection.json", import.meta.url));
+  mkdirSync(dirname(out), { recursive: true });
+  let previous: Entry[] = [];
+  if (existsSync(out)) {
+    try {
+      previous = (JSON.parse(readFileSync(out, "utf8")) as { results: Entry[] }).results ?? [];
+    } catch { /* rewrite a broken file */ }
+  }
+  const merged = [
+    ...previous.filter((p) => !entries.some((e) => e.impl === p.impl && e.preset === p.preset)),
+    ...entries,
+  ];
+  const doc = {
+    benchmark: "kill -9 of 1 of 3 nodes on 127.0.0.1; time until both survivors declare it dead",
+    updatedAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", runtime: runtimeName() },
+    results: merged,
+  };
+  writeFileSync(out, JSON.stringify(doc, null, 2) + "\n");
+  console.log(`\nwrote ${join("bench", "results", "detection.json")}`);
+}
+
+function runtimeName(): string {
+  const d = (globalThis as { Deno?: { version: { deno: string } } }).Deno;
+  return d ? `deno ${d.version.deno}` : `node ${process.version}`;
+}
+
+await main();
