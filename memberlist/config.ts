@@ -1,0 +1,300 @@
+/**
+ * Tuning knobs and public option types of the membership layer.
+ *
+ * The field set mirrors hashicorp/memberlist's Config timings so the presets can copy
+ * DefaultLocal/LAN/WANConfig one to one (PROTOCOL.md §1.1).
+ *
+ * @module
+ */
+import type { Clock, HostPort, Network } from "../transport/types.ts";
+import type { Keyring } from "./keyring.ts";
+
+/**
+ * The memberlist part of a preset; values equal hashicorp DefaultLocal/LAN/WANConfig.
+ *
+ * @example
+ * ```ts
+ * const tuning: MemberlistTuning = {
+ *   probeIntervalMs: 1000, probeTimeoutMs: 500, indirectChecks: 3, gossipIntervalMs: 200,
+ *   gossipNodes: 3, gossipToTheDeadMs: 30_000, suspicionMult: 4, suspicionMaxTimeoutMult: 6,
+ *   retransmitMult: 4, pushPullIntervalMs: 30_000, tcpTimeoutMs: 10_000,
+ *   awarenessMaxMultiplier: 8, udpBufferSize: 1400, disableTcpPings: false, deadNodeReclaimMs: 0,
+ * };
+ * ```
+ */
+export interface MemberlistTuning {
+  /** Time between probes of one member (round robin). */
+  probeIntervalMs: number;
+  /** How long to wait for a direct ack before asking relays (never scaled by awareness). */
+  probeTimeoutMs: number;
+  /** Number of relays asked for an indirect probe. */
+  indirectChecks: number;
+  /** Time between gossip rounds. */
+  gossipIntervalMs: number;
+  /** Peers contacted per gossip round. */
+  gossipNodes: number;
+  /** How long dead members still receive gossip (and are kept before reaping). */
+  gossipToTheDeadMs: number;
+  /** Suspicion timeout multiplier (Lifeguard minimum = mult × log10(n) × probe interval). */
+  suspicionMult: number;
+  /** Maximum suspicion timeout as a multiple of the minimum. */
+  suspicionMaxTimeoutMult: number;
+  /** Broadcast retransmit multiplier: sends = mult × ceil(log10(n + 1)). */
+  retransmitMult: number;
+  /** Base interval of full state sync with one random member (0 disables). */
+  pushPullIntervalMs: number;
+  /** Deadline of every TCP stream exchange. */
+  tcpTimeoutMs: number;
+  /** Upper bound of the local health multiplier. */
+  awarenessMaxMultiplier: number;
+  /** UDP payload budget in bytes. */
+  udpBufferSize: number;
+  /** Skip the TCP fallback ping. */
+  disableTcpPings: boolean;
+  /** After this long, a dead name may come back at another address; 0 = never. */
+  deadNodeReclaimMs: number;
+}
+
+/**
+ * The membership state of a member.
+ *
+ * @example
+ * ```ts
+ * const s: MemberState = list.localMember().state; // "alive"
+ * ```
+ */
+export type MemberState = "alive" | "suspect" | "dead" | "left";
+
+/**
+ * Version range a member speaks: memberlist protocol or delegate protocol.
+ *
+ * @example
+ * ```ts
+ * const { min, max, current }: VersionRange = member.protocol; // 1, 5, 2
+ * ```
+ */
+export interface VersionRange {
+  /** Lowest understood version. */
+  min: number;
+  /** Highest understood version. */
+  max: number;
+  /** Version spoken. */
+  current: number;
+}
+
+/**
+ * A snapshot of one member, as handed to callers and events.
+ *
+ * @example
+ * ```ts
+ * for (const m of list.members()) console.log(m.name, m.state, m.incarnation);
+ * ```
+ */
+export interface Member {
+  /** Unique node name. */
+  name: string;
+  /** Advertised gossip address. */
+  address: HostPort;
+  /** Application metadata (≤ 512 bytes). */
+  meta: Uint8Array;
+  /** Incarnation number last seen. */
+  incarnation: number;
+  /** Current state. */
+  state: MemberState;
+  /** Memberlist protocol versions (Vsn bytes 0..2). */
+  protocol: VersionRange;
+  /** Delegate protocol versions (Vsn bytes 3..5). */
+  delegate: VersionRange;
+}
+
+/**
+ * Hooks into the state exchanged by push/pull and reliable user messages.
+ *
+ * @example
+ * ```ts
+ * const delegate: MemberlistDelegate = { notifyMsg: (b) => console.log(b.length) };
+ * ```
+ */
+export interface MemberlistDelegate {
+  /** Extra state sent along push/pull. */
+  localState?(join: boolean): Uint8Array;
+  /** Receives the remote extra state of a push/pull. */
+  mergeRemoteState?(buf: Uint8Array, join: boolean): void;
+  /** Receives user messages (reliable or packet). */
+  notifyMsg?(buf: Uint8Array): void;
+}
+
+/**
+ * Destination of debug and warning lines.
+ *
+ * @example
+ * ```ts
+ * const logger: MemberlistLogger = { debug: () => {}, warn: (m, d) => console.warn(m, d) };
+ * ```
+ */
+export interface MemberlistLogger {
+  /** Chatty diagnostics. */
+  debug(msg: string, data?: object): void;
+  /** Something unusual that the node survived. */
+  warn(msg: string, data?: object): void;
+}
+
+/**
+ * Options of {@link Memberlist.create}.
+ *
+ * @example
+ * ```ts
+ * const opts: MemberlistOptions = {
+ *   name: "a", network: nodeNetwork, bind: { host: "127.0.0.1", port: 0 }, tuning: presets.local.memberlist,
+ * };
+ * ```
+ */
+export interface MemberlistOptions {
+  /** Unique node name. */
+  name: string;
+  /** Where to bind sockets (real or simulated). */
+  network: Network;
+  /** Time source; default systemClock. */
+  clock?: Clock;
+  /** Bind address; port 0 = ephemeral. */
+  bind: { host: string; port: number };
+  /** Advertised address; default derived from the bound one. */
+  advertise?: HostPort;
+  /** Timings. */
+  tuning: MemberlistTuning;
+  /** AES-GCM keys; when set, everything is encrypted and plaintext is rejected. */
+  keyring?: Keyring;
+  /** Label header (not understood by memberlist < v0.3.0); default none. */
+  label?: string;
+  /** Initial metadata (≤ 512 bytes). */
+  meta?: Uint8Array;
+  /** LZW compression of packets and streams; default true. */
+  enableCompression?: boolean;
+  /** Protocol version spoken, 1..5; default 2. */
+  protocolVersion?: number;
+  /** Uniform [0, 1) source; default Math.random (inject for deterministic simulation). */
+  random?: () => number;
+  /** Push/pull state and user message hooks. */
+  delegate?: MemberlistDelegate;
+  /** Log sink; default silent. */
+  logger?: MemberlistLogger;
+}
+
+/**
+ * Per-type and error counters of one node.
+ *
+ * @example
+ * ```ts
+ * const c = list.counters();
+ * console.log(c.messagesIn.ping ?? 0, c.malformed, c.rejected);
+ * ```
+ */
+export interface MemberlistCounters {
+  /** Datagrams received, by kind: the message type of a single-message packet, else "compound". */
+  packetsIn: Record<string, number>;
+  /** Datagram bytes received (on the wire), by the same kind. */
+  bytesIn: Record<string, number>;
+  /** Datagrams sent, by kind. */
+  packetsOut: Record<string, number>;
+  /** Datagram bytes sent (on the wire), by kind. */
+  bytesOut: Record<string, number>;
+  /** Decoded messages received, by message type name (each compound part counts). */
+  messagesIn: Record<string, number>;
+  /** Messages sent, by message type name (each compound part counts). */
+  messagesOut: Record<string, number>;
+  /** Streams accepted/opened, by kind ("pushPull", "user", "ping", ...). */
+  streamsIn: Record<string, number>;
+  /** Streams opened by this node, by kind. */
+  streamsOut: Record<string, number>;
+  /** Packets or streams that failed to decode (codec errors). */
+  malformed: number;
+  /** Packets or streams refused: decrypt failure, label mismatch, protocol incompatibility, limits. */
+  rejected: number;
+  /** Probes started. */
+  probesSent: number;
+  /** Probes that ended without any ack (the target became suspect). */
+  probesFailed: number;
+  /** Push/pull exchanges answered for other nodes (completed). */
+  pushPullsIn: number;
+  /** Push/pull exchanges initiated by this node (completed). */
+  pushPullsOut: number;
+  /** Times this node refuted an accusation about itself. */
+  refutations: number;
+  /** Suspicion timeouts that fired with fewer confirmations than wanted (Lifeguard degraded). */
+  degradedTimeouts: number;
+}
+
+/**
+ * The largest metadata a member may carry (memberlist MetaMaxSize).
+ *
+ * @example
+ * ```ts
+ * if (meta.length > META_MAX_SIZE) throw new RangeError("meta too large");
+ * ```
+ */
+export const META_MAX_SIZE = 512;
+/**
+ * memberlist ProtocolVersionMin.
+ *
+ * @example
+ * ```ts
+ * PROTOCOL_VERSION_MIN; // 1
+ * ```
+ */
+export const PROTOCOL_VERSION_MIN = 1;
+/**
+ * memberlist ProtocolVersionMax.
+ *
+ * @example
+ * ```ts
+ * PROTOCOL_VERSION_MAX; // 5
+ * ```
+ */
+export const PROTOCOL_VERSION_MAX = 5;
+/** In-flight inbound push/pull limit (maxPushPullRequests). */
+export const MAX_PUSH_PULL_REQUESTS = 128;
+/** Largest stream payload accepted (maxPushStateBytes). */
+export const MAX_STREAM_BYTES: number = 20 * 1024 * 1024;
+
+/**
+ * Checks a tuning for values that would break the algorithms (non-positive intervals...).
+ *
+ * @example
+ * ```ts
+ * validateTuning(presets.lan.memberlist); // ok, or throws RangeError
+ * ```
+ */
+export function validateTuning(t: MemberlistTuning): void {
+  const positive: (keyof MemberlistTuning)[] = [
+    "probeIntervalMs",
+    "probeTimeoutMs",
+    "gossipIntervalMs",
+    "suspicionMult",
+    "suspicionMaxTimeoutMult",
+    "retransmitMult",
+    "tcpTimeoutMs",
+    "awarenessMaxMultiplier",
+  ];
+  for (const k of positive) {
+    const v = t[k];
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+      throw new RangeError(`tuning.${k} must be a positive number, got ${String(v)}`);
+    }
+  }
+  const nonNegative: (keyof MemberlistTuning)[] = [
+    "indirectChecks",
+    "gossipNodes",
+    "gossipToTheDeadMs",
+    "pushPullIntervalMs",
+    "deadNodeReclaimMs",
+  ];
+  for (const k of nonNegative) {
+    const v = t[k];
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+      throw new RangeError(`tuning.${k} must be a non-negative number, got ${String(v)}`);
+    }
+  }
+  if (!Number.isInteger(t.udpBufferSize) || t.udpBufferSize < 128 || t.udpBufferSize > 65_000) {
+    throw new RangeError(`tuning.udpBufferSize must be an integer in [128, 65000]`);
+  }
+}

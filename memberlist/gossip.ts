@@ -1,0 +1,110 @@
+/**
+ * Dissemination: every gossip interval, send queued broadcasts to a few random peers
+ * (alive, suspect, or dead for less than gossipToTheDead so they may still refute), and
+ * the periodic push/pull loop whose interval grows with the cluster (PROTOCOL.md §3.5).
+ *
+ * @module
+ */
+import type { Core } from "./core.ts";
+import { COMPOUND_OVERHEAD, type PacketSender } from "./send.ts";
+import { type NodeRecord, NodeStateCode, recordAddress } from "./state.ts";
+
+/**
+ * Push/pull interval multiplier for `n` nodes: 1 up to 32 nodes, then
+ * `ceil(log2 n − log2 32) + 1`.
+ *
+ * @example
+ * ```ts
+ * pushPullScale(15_000, 64); // 30000
+ * ```
+ */
+export function pushPullScale(intervalMs: number, n: number): number {
+  if (n <= 32) return intervalMs;
+  const mult = Math.ceil(Math.log2(n) - Math.log2(32)) + 1;
+  return intervalMs * mult;
+}
+
+/**
+ * One gossip round.
+ *
+ * @example
+ * ```ts
+ * gossipOnce(core, sender);
+ * ```
+ */
+export function gossipOnce(core: Core, sender: PacketSender): void {
+  if (core.queue.size === 0) return; // nothing to say: skip the peer selection too
+  const now = core.clock.now();
+  const peers = core.table.kRandomNodes(core.tuning.gossipNodes, (n: NodeRecord) => {
+    if (n.name === core.name) return true;
+    if (n.state === NodeStateCode.alive || n.state === NodeStateCode.suspect) return false;
+    if (n.state === NodeStateCode.dead) return now - n.stateChange > core.tuning.gossipToTheDeadMs;
+    return true; // left
+  });
+  const budget = sender.budget(0);
+  for (const peer of peers) {
+    const msgs = core.queue.getBroadcasts(COMPOUND_OVERHEAD, budget);
+    if (msgs.length === 0) return;
+    sender.sendParts(recordAddress(peer), msgs, peer);
+  }
+}
+
+/**
+ * Runs gossip rounds every gossip interval after a random stagger.
+ *
+ * @example
+ * ```ts
+ * startGossip(core, sender);
+ * ```
+ */
+export function startGossip(core: Core, sender: PacketSender): void {
+  const { gossipIntervalMs, gossipNodes } = core.tuning;
+  if (gossipIntervalMs <= 0 || gossipNodes <= 0) return;
+  const tick = (): void => {
+    if (core.isClosed()) return;
+    try {
+      gossipOnce(core, sender);
+    } catch (e) {
+      core.logger.warn("gossip failed", { error: e instanceof Error ? e.message : String(e) });
+    }
+    core.timers.after(gossipIntervalMs, tick);
+  };
+  core.timers.after(Math.floor(core.random() * gossipIntervalMs), tick);
+}
+
+/**
+ * Runs periodic push/pull with one random alive member; the interval is re-scaled by
+ * the cluster size every round.
+ *
+ * @example
+ * ```ts
+ * startPushPull(core, (node) => pushPullNode(core, node, false));
+ * ```
+ */
+export function startPushPull(core: Core, exchange: (node: NodeRecord) => Promise<void>): void {
+  const base = core.tuning.pushPullIntervalMs;
+  if (base <= 0) return;
+  const tick = (): void => {
+    if (core.isClosed()) return;
+    const [peer] = core.table.kRandomNodes(
+      1,
+      (n) => n.name === core.name || n.state !== NodeStateCode.alive,
+    );
+    const next = (): void => {
+      if (!core.isClosed()) core.timers.after(pushPullScale(base, core.table.numNodes), tick);
+    };
+    if (peer === undefined) {
+      next();
+      return;
+    }
+    core.track(
+      exchange(peer).catch((e) =>
+        core.logger.debug("push/pull failed", {
+          node: peer.name,
+          error: e instanceof Error ? e.message : String(e),
+        })
+      ).then(next),
+    );
+  };
+  core.timers.after(Math.floor(core.random() * base), tick);
+}

@@ -1,0 +1,100 @@
+/**
+ * The internal member record, its numeric states and its public snapshot.
+ *
+ * @module
+ */
+import type { HostPort } from "../transport/types.ts";
+import type { Member, MemberState } from "./config.ts";
+import { bytesToIp } from "./ip.ts";
+
+/** Numeric node states as in push/pull (`State` field). */
+export const NodeStateCode: {
+  readonly alive: 0;
+  readonly suspect: 1;
+  readonly dead: 2;
+  readonly left: 3;
+} = { alive: 0, suspect: 1, dead: 2, left: 3 } as const;
+
+const STATE_NAMES: readonly MemberState[] = ["alive", "suspect", "dead", "left"];
+
+/** One known node (internal, mutable). */
+export interface NodeRecord {
+  /** Node name (unique key). */
+  readonly name: string;
+  /** Raw IP bytes as advertised (4 or 16). */
+  addr: Uint8Array;
+  /** Textual form of `addr`. */
+  host: string;
+  /** Gossip port. */
+  port: number;
+  /** Metadata; a shared empty array when none. */
+  meta: Uint8Array;
+  /** Last known incarnation. */
+  incarnation: number;
+  /** 0 alive, 1 suspect, 2 dead, 3 left. */
+  state: number;
+  /** Clock time of the last state change. */
+  stateChange: number;
+  /** [pmin, pmax, pcur, dmin, dmax, dcur]; shared when equal to the common vector. */
+  vsn: Uint8Array;
+}
+
+/** Shared empty metadata. */
+export const EMPTY: Uint8Array = new Uint8Array(0);
+const COMMON_VSN: Uint8Array = Uint8Array.of(1, 5, 2, 0, 0, 0);
+/** Vsn of a node that sent none. */
+export const ZERO_VSN: Uint8Array = new Uint8Array(6);
+
+/** Byte-wise equality. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// Shares the common vectors and the empty meta so thousands of members cost little memory.
+/** A Vsn copy, shared when common. */
+export function internVsn(v: Uint8Array): Uint8Array {
+  if (sameBytes(v, COMMON_VSN)) return COMMON_VSN;
+  if (sameBytes(v, ZERO_VSN)) return ZERO_VSN;
+  return v.slice(0, 6);
+}
+/** A meta copy, shared when empty. */
+export function internMeta(m: Uint8Array | null): Uint8Array {
+  return m === null || m.length === 0 ? EMPTY : m.slice();
+}
+
+/**
+ * A public snapshot of a record.
+ *
+ * @example
+ * ```ts
+ * const member = toMember(rec);
+ * ```
+ */
+export function toMember(rec: NodeRecord): Member {
+  const v = rec.vsn;
+  return {
+    name: rec.name,
+    address: { host: rec.host, port: rec.port },
+    meta: rec.meta,
+    incarnation: rec.incarnation,
+    state: STATE_NAMES[rec.state] ?? "dead",
+    protocol: { min: v[0], max: v[1], current: v[2] },
+    delegate: { min: v[3], max: v[4], current: v[5] },
+  };
+}
+
+/** Textual IP of raw bytes; 0.0.0.0 when malformed. */
+export function safeIp(b: Uint8Array): string {
+  try {
+    return bytesToIp(b);
+  } catch {
+    return "0.0.0.0";
+  }
+}
+
+/** Address of a record as a HostPort. */
+export function recordAddress(rec: NodeRecord): HostPort {
+  return { host: rec.host, port: rec.port };
+}

@@ -1,0 +1,67 @@
+/**
+ * Cluster membership and failure detection: SWIM with the Lifeguard extensions, wire-
+ * compatible with hashicorp/memberlist (v0.2.2 and later). A Go memberlist node and a
+ * TypeScript node can join one cluster.
+ *
+ * Members probe each other (direct, indirect with nacks, TCP fallback), suspect and then
+ * declare dead with a Lifeguard suspicion timer that shrinks with independent confirmations,
+ * refute accusations about themselves with a higher incarnation, spread every change by
+ * transmit-limited gossip piggybacking, and repair drift with periodic push/pull state sync.
+ * Timers go through an injected Clock and sockets through an injected Network, so the same
+ * code runs on loopback, on real networks and in a deterministic simulation.
+ *
+ * @example
+ * ```ts
+ * import { Memberlist } from "./mod.ts";
+ * import { nodeNetwork } from "../transport/mod.ts";
+ * import { presets } from "../presets/mod.ts";
+ *
+ * const list = await Memberlist.create({
+ *   name: "node-a",
+ *   network: nodeNetwork,
+ *   bind: { host: "127.0.0.1", port: 0 },
+ *   tuning: presets.local.memberlist,
+ * });
+ * list.on("join", (m) => console.log("join", m.name));
+ * list.on("dead", (m) => console.log("dead", m.name));
+ * await list.join(["127.0.0.1:7946"]);
+ * await list.leave(1000);
+ * await list.shutdown();
+ * ```
+ *
+ * @module
+ */
+export { Memberlist } from "./memberlist.ts";
+export type {
+  BindOptions,
+  Clock,
+  HostPort,
+  Network,
+  PacketHandler,
+  Stream,
+  StreamHandler,
+  TimerHandle,
+  Transport,
+} from "../transport/types.ts";
+export type { MemberlistEvents } from "./memberlist.ts";
+export type {
+  Member,
+  MemberlistCounters,
+  MemberlistDelegate,
+  MemberlistLogger,
+  MemberlistOptions,
+  MemberlistTuning,
+  MemberState,
+  VersionRange,
+} from "./config.ts";
+export { META_MAX_SIZE, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN } from "./config.ts";
+export { JoinError } from "./join.ts";
+export type { JoinFailure, JoinResult } from "./join.ts";
+export { ProtocolError, RemoteError } from "./push_pull.ts";
+export { CodecError } from "./errors.ts";
+export { Keyring, KeyringError } from "./keyring.ts";
+export type { EncryptionVersion } from "./keyring.ts";
+export { MessageType } from "./messages.ts";
+export { suspicionTimeout } from "./suspicion.ts";
+export { retransmitLimit } from "./queue.ts";
+export { pushPullScale } from "./gossip.ts";

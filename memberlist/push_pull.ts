@@ -1,0 +1,373 @@
+/**
+ * The stream side of memberlist (PROTOCOL.md §2.6): push/pull state exchange and merge
+ * (join and anti-entropy), the TCP fallback ping, reliable user messages, and the inbound
+ * stream dispatcher. Every stream gets a TCPTimeout deadline.
+ *
+ * @module
+ */
+import type { HostPort, Stream } from "../transport/types.ts";
+import { MAX_PUSH_PULL_REQUESTS, MAX_STREAM_BYTES } from "./config.ts";
+import { type Core, errorText } from "./core.ts";
+import { CodecError } from "./errors.ts";
+import {
+  decodeMessageBody,
+  encodeMessage,
+  MessageType,
+  type Ping,
+  type PushNodeState,
+} from "./messages.ts";
+import {
+  encodePushPull,
+  encodeStreamUserMsg,
+  readPushPull,
+  readStreamMessage,
+  readUserMsg,
+  writeStreamMessage,
+} from "./stream.ts";
+import { NodeStateCode } from "./state.ts";
+
+/**
+ * A push/pull merge refused because protocol versions do not overlap.
+ *
+ * @example
+ * ```ts
+ * try { await list.join([peer]); } catch (e) { if (e instanceof JoinError) console.log(e.errors[0].error instanceof ProtocolError); }
+ * ```
+ */
+export class ProtocolError extends Error {
+  /**
+   * Describes the incompatibility.
+   *
+   * @param message what is incompatible
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}
+
+/**
+ * A stream peer answered with an errResp.
+ *
+ * @example
+ * ```ts
+ * const err = new RemoteError("boom"); // message "remote error: boom"
+ * ```
+ */
+export class RemoteError extends Error {
+  /**
+   * Wraps the remote's error text.
+   *
+   * @param message the remote's text
+   */
+  constructor(message: string) {
+    super(`remote error: ${message}`);
+    this.name = "RemoteError";
+  }
+}
+
+/** True for errors that mean "refused" (label, keys, protocol) rather than "garbled". */
+export function isRejection(e: unknown): boolean {
+  if (e instanceof ProtocolError) return true;
+  return e instanceof CodecError && /label|encrypt|decrypt|key/i.test(e.message);
+}
+
+/**
+ * Push/pull, fallback ping and user messages over streams.
+ *
+ * @example
+ * ```ts
+ * const streams = new StreamService(core);
+ * core.transport.onStream((s) => streams.handleStream(s));
+ * await streams.pushPull({ host: "10.0.0.2", port: 7946 }, true);
+ * ```
+ */
+export class StreamService {
+  private readonly core: Core;
+  private inflight = 0;
+  private readonly open = new Set<Stream>();
+
+  /** @param core node context */
+  constructor(core: Core) {
+    this.core = core;
+  }
+
+  /** Closes every stream still open (shutdown). */
+  closeAll(): void {
+    for (const s of this.open) s.close();
+    this.open.clear();
+  }
+
+  /** Our state as push/pull node entries (every known node, any state). */
+  localNodes(): PushNodeState[] {
+    return this.core.table.nodes.map((n) => ({
+      name: n.name,
+      addr: n.addr,
+      port: n.port,
+      meta: n.meta.length === 0 ? null : n.meta,
+      incarnation: n.incarnation,
+      state: n.state,
+      vsn: n.vsn,
+    }));
+  }
+
+  /** Initiates a push/pull with `to` and merges the answer. */
+  async pushPull(to: HostPort, join: boolean, timeoutMs?: number): Promise<void> {
+    const c = this.core;
+    const limit = Math.min(c.tuning.tcpTimeoutMs, timeoutMs ?? Infinity);
+    const started = c.clock.now();
+    const stream = await this.dial(to, limit);
+    const cancel = this.deadline(stream, Math.max(1, limit - (c.clock.now() - started)));
+    try {
+      c.counters.streamOut("pushPull");
+      await this.sendState(stream, join, true);
+      const { type, reader } = await readStreamMessage(stream, c.security, {
+        maxBytes: MAX_STREAM_BYTES,
+        readLabel: false,
+      });
+      if (type === MessageType.err) {
+        const m = decodeMessageBody(type, await reader.readMsgpack());
+        throw new RemoteError(m.type === "err" ? m.body.error : "unknown");
+      }
+      if (type !== MessageType.pushPull) throw new CodecError(`unexpected reply type ${type}`);
+      const remote = await readPushPull(reader);
+      cancel();
+      this.close(stream);
+      this.merge(remote.nodes, remote.userState, join);
+      c.counters.inc("pushPullsOut");
+    } catch (e) {
+      this.countFailure(e);
+      throw e;
+    } finally {
+      cancel();
+      this.close(stream);
+    }
+  }
+
+  /** TCP fallback ping: resolves true when the node acked over a stream before `deadline`. */
+  async tcpPing(to: HostPort, ping: Ping, deadline: number): Promise<boolean> {
+    const c = this.core;
+    const left = deadline - c.clock.now();
+    if (left <= 0 || c.isClosed()) return false;
+    let stream: Stream;
+    try {
+      stream = await this.dial(to, left);
+    } catch {
+      return false;
+    }
+    const cancel = this.deadline(stream, Math.max(0, deadline - c.clock.now()));
+    try {
+      c.counters.streamOut("ping");
+      await this.write(stream, encodeMessage({ type: "ping", body: ping }), true);
+      const { type, reader } = await readStreamMessage(stream, c.security, {
+        maxBytes: MAX_STREAM_BYTES,
+        readLabel: false,
+      });
+      if (type !== MessageType.ack) return false;
+      const m = decodeMessageBody(type, await reader.readMsgpack());
+      return m.type === "ack" && m.body.seqNo === ping.seqNo;
+    } catch (e) {
+      this.countFailure(e);
+      return false;
+    } finally {
+      cancel();
+      this.close(stream);
+    }
+  }
+
+  /** Sends a user message over a stream (memberlist SendReliable). */
+  async sendUser(to: HostPort, payload: Uint8Array): Promise<void> {
+    const c = this.core;
+    const stream = await this.dial(to, c.tuning.tcpTimeoutMs);
+    const cancel = this.deadline(stream, c.tuning.tcpTimeoutMs);
+    try {
+      c.counters.streamOut("user");
+      await this.write(stream, encodeStreamUserMsg(payload), true);
+    } finally {
+      cancel();
+      this.close(stream);
+    }
+  }
+
+  /** Serves one inbound stream; never throws. */
+  handleStream(stream: Stream): void {
+    const c = this.core;
+    if (c.isClosed()) {
+      stream.close();
+      return;
+    }
+    this.open.add(stream);
+    c.track(
+      this.serve(stream).catch((e) => c.logger.debug("stream failed", { error: errorText(e) })),
+    );
+  }
+
+  private async serve(stream: Stream): Promise<void> {
+    const c = this.core;
+    const cancel = this.deadline(stream, c.tuning.tcpTimeoutMs);
+    let counted = false;
+    try {
+      let msg: Awaited<ReturnType<typeof readStreamMessage>>;
+      try {
+        msg = await readStreamMessage(stream, c.security, { maxBytes: MAX_STREAM_BYTES });
+      } catch (e) {
+        counted = true;
+        this.countFailure(e);
+        // Like Go: an early end (EOF) gets no reply; anything else gets an errResp.
+        if (e instanceof CodecError && !e.truncated) await this.replyError(stream, errorText(e));
+        return;
+      }
+      const { type, reader } = msg;
+      if (type === MessageType.pushPull) {
+        c.counters.streamIn("pushPull");
+        if (this.inflight >= MAX_PUSH_PULL_REQUESTS) {
+          c.counters.inc("rejected");
+          c.logger.warn("too many pending push/pull requests");
+          return;
+        }
+        this.inflight++;
+        try {
+          const remote = await readPushPull(reader);
+          await this.sendState(stream, remote.header.join, false); // echo the join flag
+          cancel();
+          this.close(stream);
+          this.merge(remote.nodes, remote.userState, remote.header.join);
+          c.counters.inc("pushPullsIn");
+        } finally {
+          this.inflight--;
+        }
+      } else if (type === MessageType.user) {
+        c.counters.streamIn("user");
+        const data = await readUserMsg(reader);
+        c.delegate.notifyMsg?.(data);
+      } else if (type === MessageType.ping) {
+        c.counters.streamIn("ping");
+        const m = decodeMessageBody(type, await reader.readMsgpack());
+        if (m.type !== "ping" || (m.body.node !== "" && m.body.node !== c.name)) return;
+        const ack = encodeMessage({ type: "ack", body: { seqNo: m.body.seqNo, payload: null } });
+        await this.write(stream, ack, false);
+      } else {
+        c.counters.inc("malformed");
+        c.logger.debug("invalid stream message type", { type });
+      }
+    } catch (e) {
+      if (!counted) this.countFailure(e);
+      if (e instanceof CodecError || e instanceof ProtocolError) {
+        await this.replyError(stream, errorText(e)).catch(() => {});
+      }
+    } finally {
+      cancel();
+      this.close(stream);
+    }
+  }
+
+  /**
+   * Merges remote node states (after checking protocol compatibility): alive as alive,
+   * left as left, dead or suspect as a local suspicion, then the delegate's state.
+   */
+  merge(remote: PushNodeState[], userState: Uint8Array, join: boolean): void {
+    const c = this.core;
+    this.verifyProtocol(remote);
+    const ownPort = c.transport.address.port;
+    for (const r of remote) {
+      // Port 0 (protocol 1 peers) means "the receiver's port".
+      const port = r.port === 0 || c.protocolVersion < 2 ? ownPort : r.port;
+      if (r.state === NodeStateCode.alive) {
+        c.table.aliveNode(
+          {
+            incarnation: r.incarnation,
+            node: r.name,
+            addr: r.addr,
+            port,
+            meta: r.meta,
+            vsn: r.vsn,
+          },
+          false,
+        );
+      } else if (r.state === NodeStateCode.left) {
+        c.table.deadNode({ incarnation: r.incarnation, node: r.name, from: r.name });
+      } else if (r.state === NodeStateCode.dead || r.state === NodeStateCode.suspect) {
+        // Prefer suspecting over trusting a remote death verdict.
+        c.table.suspectNode({ incarnation: r.incarnation, node: r.name, from: c.name });
+      }
+    }
+    if (userState.length > 0 || c.delegate.mergeRemoteState !== undefined) {
+      c.delegate.mergeRemoteState?.(userState, join);
+    }
+  }
+
+  /** Rejects remote state whose versions fall outside what every alive node supports. */
+  verifyProtocol(remote: PushNodeState[]): void {
+    let maxPMin = 0, minPMax = 255, maxDMin = 0, minDMax = 255;
+    const widen = (v: Uint8Array): void => {
+      if (v.length < 6) return;
+      maxPMin = Math.max(maxPMin, v[0]);
+      minPMax = Math.min(minPMax, v[1]);
+      maxDMin = Math.max(maxDMin, v[3]);
+      minDMax = Math.min(minDMax, v[4]);
+    };
+    for (const r of remote) if (r.state === NodeStateCode.alive) widen(r.vsn);
+    for (const n of this.core.table.nodes) if (n.state === NodeStateCode.alive) widen(n.vsn);
+    const check = (name: string, v: Uint8Array): void => {
+      const pcur = v.length >= 6 ? v[2] : 0;
+      const dcur = v.length >= 6 ? v[5] : 0;
+      if (pcur < maxPMin || pcur > minPMax) {
+        throw new ProtocolError(
+          `node '${name}' protocol version ${pcur} not in [${maxPMin}, ${minPMax}]`,
+        );
+      }
+      if (dcur < maxDMin || dcur > minDMax) {
+        throw new ProtocolError(
+          `node '${name}' delegate protocol ${dcur} not in [${maxDMin}, ${minDMax}]`,
+        );
+      }
+    };
+    for (const r of remote) check(r.name, r.vsn);
+    for (const n of this.core.table.nodes) check(n.name, n.vsn);
+  }
+
+  private async sendState(stream: Stream, join: boolean, label: boolean): Promise<void> {
+    const c = this.core;
+    const userState = c.delegate.localState?.(join) ?? new Uint8Array(0);
+    await this.write(stream, encodePushPull({ join }, this.localNodes(), userState), label);
+  }
+
+  private async write(stream: Stream, payload: Uint8Array, label: boolean): Promise<void> {
+    const c = this.core;
+    await writeStreamMessage(stream, payload, {
+      compress: c.compress,
+      writeLabel: label,
+      ...c.security,
+    });
+  }
+
+  private async replyError(stream: Stream, text: string): Promise<void> {
+    const err = encodeMessage({ type: "err", body: { error: text } });
+    await this.write(stream, err, false).catch(() => {});
+  }
+
+  private async dial(to: HostPort, timeoutMs: number): Promise<Stream> {
+    const stream = await this.core.transport.dial(to, Math.max(1, timeoutMs));
+    if (this.core.isClosed()) {
+      stream.close();
+      throw new Error("memberlist is shut down");
+    }
+    this.open.add(stream);
+    return stream;
+  }
+
+  private close(stream: Stream): void {
+    stream.close();
+    this.open.delete(stream);
+  }
+
+  // Closing the stream at the deadline makes pending reads end, which fails the exchange.
+  private deadline(stream: Stream, ms: number): () => void {
+    return this.core.timers.after(ms, () => stream.close());
+  }
+
+  private countFailure(e: unknown): void {
+    if (isRejection(e)) this.core.counters.inc("rejected");
+    else if (e instanceof CodecError) this.core.counters.inc("malformed");
+  }
+}

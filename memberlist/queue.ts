@@ -1,0 +1,225 @@
+/**
+ * The transmit-limited broadcast queue: every state change is piggybacked on gossip and
+ * probe packets a bounded number of times, enough to reach everyone with high probability
+ * (memberlist TransmitLimitedQueue, PROTOCOL.md §3.5).
+ *
+ * @module
+ */
+
+/**
+ * How many times a broadcast is sent in a cluster of `n` nodes: `mult × ceil(log10(n + 1))`.
+ *
+ * @example
+ * ```ts
+ * retransmitLimit(4, 10); // 8
+ * ```
+ */
+export function retransmitLimit(mult: number, n: number): number {
+  return mult * Math.ceil(Math.log10(n + 1));
+}
+
+/**
+ * A message to spread. A named broadcast (memberlist: about one node) replaces any queued
+ * broadcast with the same name.
+ *
+ * @example
+ * ```ts
+ * const b: Broadcast = { name: "node-a", message: encoded, onFinished: () => console.log("done") };
+ * ```
+ */
+export interface Broadcast {
+  /** Key for replacement; null = never replaced. */
+  readonly name: string | null;
+  /** The encoded message (type byte + body). */
+  readonly message: Uint8Array;
+  /** Called once when the broadcast was sent the full number of times, or replaced, or dropped. */
+  readonly onFinished?: () => void;
+}
+
+interface Item {
+  readonly b: Broadcast;
+  readonly id: number;
+  transmits: number;
+}
+
+// Order inside a tier: largest message first, then newest (highest id) first.
+function before(a: Item, b: Item): boolean {
+  const la = a.b.message.length;
+  const lb = b.b.message.length;
+  return la !== lb ? la > lb : a.id > b.id;
+}
+
+/**
+ * Broadcasts ordered by fewest transmits, then largest, then newest.
+ *
+ * @example
+ * ```ts
+ * const q = new TransmitLimitedQueue(4, () => members.length);
+ * q.queue({ name: "a", message: bytes });
+ * const parts = q.getBroadcasts(2, 1400);
+ * ```
+ */
+export class TransmitLimitedQueue {
+  private readonly mult: number;
+  private readonly numNodes: () => number;
+  // transmits -> items sorted with `before`
+  private readonly tiers = new Map<number, Item[]>();
+  private readonly byName = new Map<string, Item>();
+  private count = 0;
+  private nextId = 0;
+
+  /**
+   * @param retransmitMult memberlist RetransmitMult
+   * @param numNodes current estimate of the cluster size (read on every fill)
+   */
+  constructor(retransmitMult: number, numNodes: () => number) {
+    this.mult = retransmitMult;
+    this.numNodes = numNodes;
+  }
+
+  /** Number of queued broadcasts. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Queues a broadcast; a queued one with the same name is replaced (and finished). */
+  queue(b: Broadcast): void {
+    if (b.name !== null) {
+      const old = this.byName.get(b.name);
+      if (old !== undefined) {
+        this.remove(old);
+        old.b.onFinished?.();
+      }
+    }
+    if (this.count === 0) this.nextId = 0; // ids only order items that coexist
+    const item: Item = { b, id: this.nextId++, transmits: 0 };
+    this.insert(item);
+  }
+
+  /**
+   * Takes broadcasts that fit into `limit` bytes when each costs `overhead` extra bytes,
+   * counting one transmission for each; those that reached the retransmit limit are
+   * removed and finished.
+   */
+  getBroadcasts(overhead: number, limit: number): Uint8Array[] {
+    if (this.count === 0) return [];
+    const transmitLimit = retransmitLimit(this.mult, this.numNodes());
+    const out: Uint8Array[] = [];
+    const reinsert: Item[] = [];
+    let used = 0;
+    const levels = [...this.tiers.keys()].sort((a, b) => a - b);
+    for (const level of levels) {
+      const tier = this.tiers.get(level);
+      if (tier === undefined) continue;
+      for (;;) {
+        const free = limit - used - overhead;
+        if (free <= 0) break;
+        const idx = firstFitting(tier, free);
+        if (idx < 0) break;
+        const item = tier[idx];
+        tier.splice(idx, 1);
+        this.count--;
+        if (item.b.name !== null) this.byName.delete(item.b.name);
+        used += overhead + item.b.message.length;
+        out.push(item.b.message);
+        if (item.transmits + 1 >= transmitLimit) {
+          item.b.onFinished?.();
+        } else {
+          item.transmits++;
+          reinsert.push(item); // later: it must not be seen again when walking up the tiers
+        }
+      }
+      if (tier.length === 0) this.tiers.delete(level);
+      if (limit - used - overhead <= 0) break;
+    }
+    for (const item of reinsert) this.insert(item);
+    return out;
+  }
+
+  /** Drops everything, finishing each broadcast. */
+  reset(): void {
+    const all: Item[] = [];
+    for (const tier of this.tiers.values()) all.push(...tier);
+    this.tiers.clear();
+    this.byName.clear();
+    this.count = 0;
+    for (const item of all) item.b.onFinished?.();
+  }
+
+  /** Keeps at most `maxRetain` broadcasts, dropping the most transmitted first. */
+  prune(maxRetain: number): void {
+    if (this.count <= maxRetain) return;
+    const levels = [...this.tiers.keys()].sort((a, b) => b - a);
+    for (const level of levels) {
+      const tier = this.tiers.get(level);
+      if (tier === undefined) continue;
+      while (tier.length > 0 && this.count > maxRetain) {
+        const item = tier.pop() as Item; // oldest/smallest of the most transmitted tier
+        this.count--;
+        if (item.b.name !== null) this.byName.delete(item.b.name);
+        item.b.onFinished?.();
+      }
+      if (tier.length === 0) this.tiers.delete(level);
+      if (this.count <= maxRetain) return;
+    }
+  }
+
+  /** The queued messages in transmit order (for tests and diagnostics). */
+  snapshot(): { name: string | null; transmits: number; length: number }[] {
+    const levels = [...this.tiers.keys()].sort((a, b) => a - b);
+    const out: { name: string | null; transmits: number; length: number }[] = [];
+    for (const level of levels) {
+      for (const item of this.tiers.get(level) ?? []) {
+        out.push({ name: item.b.name, transmits: item.transmits, length: item.b.message.length });
+      }
+    }
+    return out;
+  }
+
+  private insert(item: Item): void {
+    let tier = this.tiers.get(item.transmits);
+    if (tier === undefined) {
+      tier = [];
+      this.tiers.set(item.transmits, tier);
+    }
+    let lo = 0;
+    let hi = tier.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (before(tier[mid], item)) lo = mid + 1;
+      else hi = mid;
+    }
+    tier.splice(lo, 0, item);
+    this.count++;
+    if (item.b.name !== null) this.byName.set(item.b.name, item);
+  }
+
+  private remove(item: Item): void {
+    const tier = this.tiers.get(item.transmits);
+    if (tier === undefined) return;
+    let lo = 0;
+    let hi = tier.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (before(tier[mid], item)) lo = mid + 1;
+      else hi = mid;
+    }
+    if (tier[lo] !== item) return;
+    tier.splice(lo, 1);
+    this.count--;
+    if (item.b.name !== null) this.byName.delete(item.b.name);
+    if (tier.length === 0) this.tiers.delete(item.transmits);
+  }
+}
+
+// Index of the first (largest, newest) item whose message fits in `free` bytes, or -1.
+function firstFitting(tier: Item[], free: number): number {
+  let lo = 0;
+  let hi = tier.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (tier[mid].b.message.length > free) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < tier.length ? lo : -1;
+}

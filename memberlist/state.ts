@@ -1,0 +1,379 @@
+/**
+ * The member table and its state machine: alive / suspect / dead / left handling with
+ * incarnation rules, refutation, dead-node reclaim and reaping (PROTOCOL.md §3.4), as
+ * hashicorp/memberlist's aliveNode / suspectNode / deadNode do it.
+ *
+ * The table knows nothing about sockets: it broadcasts and emits events through
+ * {@link StateEnv}, so it can be unit-tested with a fake environment.
+ *
+ * @module
+ */
+import type { Clock } from "../transport/types.ts";
+import type { Awareness } from "./awareness.ts";
+import type { MemberlistTuning } from "./config.ts";
+import {
+  EMPTY,
+  internMeta,
+  internVsn,
+  type NodeRecord,
+  NodeStateCode,
+  safeIp,
+  sameBytes,
+  ZERO_VSN,
+} from "./member.ts";
+import type { Alive, Dead, Message, Suspect } from "./messages.ts";
+import { Suspicion, suspicionTimeout } from "./suspicion.ts";
+
+/** What the table needs from its owner. */
+export interface StateEnv {
+  /** Time and timers. */
+  readonly clock: Clock;
+  /** Our own name. */
+  readonly name: string;
+  /** Timings. */
+  readonly tuning: MemberlistTuning;
+  /** Local health (refutations raise it). */
+  readonly awareness: Awareness;
+  /** Uniform [0, 1). */
+  random(): number;
+  /** Encodes and queues a named broadcast about `node`. */
+  broadcast(node: string, msg: Message, onFinished?: () => void): void;
+  /** A state transition to report. */
+  emit(event: "join" | "update" | "suspect" | "dead" | "left", rec: NodeRecord): void;
+  /** Warning sink. */
+  warn(msg: string, data?: object): void;
+  /** Called after every refutation (for counters). */
+  onRefute?(): void;
+  /** Called when a suspicion timed out with fewer confirmations than wanted. */
+  onDegradedTimeout?(): void;
+}
+
+/**
+ * Known nodes (including self) and the rules that change their state.
+ *
+ * @example
+ * ```ts
+ * const table = new MemberTable(env);
+ * table.aliveNode(aliveMsg, false);
+ * table.suspectNode({ incarnation: 1, node: "b", from: "c" });
+ * ```
+ */
+export class MemberTable {
+  /** Probe order; new nodes are inserted at a random offset. */
+  readonly nodes: NodeRecord[] = [];
+  /** Name -> record. */
+  readonly byName: Map<string, NodeRecord> = new Map();
+  /** Set once `leave()` started: alive messages about us are then ignored. */
+  leaving = false;
+  private readonly env: StateEnv;
+  private readonly timers = new Map<string, Suspicion>();
+  private localIncarnation = 0;
+
+  /** @param env callbacks and configuration */
+  constructor(env: StateEnv) {
+    this.env = env;
+  }
+
+  /** Number of known nodes, any state, self included (memberlist estNumNodes). */
+  get numNodes(): number {
+    return this.nodes.length;
+  }
+
+  /** Our own record (present after {@link setAlive}). */
+  self(): NodeRecord | undefined {
+    return this.byName.get(this.env.name);
+  }
+
+  /** Our current incarnation counter. */
+  get incarnation(): number {
+    return this.localIncarnation;
+  }
+
+  /** Bumps and returns our incarnation. */
+  nextIncarnation(): number {
+    return ++this.localIncarnation;
+  }
+
+  /**
+   * Creates or refreshes our own record (incarnation bumped) and queues an alive broadcast
+   * about us.
+   */
+  setAlive(addr: Uint8Array, port: number, meta: Uint8Array, vsn: Uint8Array): void {
+    const a: Alive = {
+      incarnation: this.nextIncarnation(),
+      node: this.env.name,
+      addr,
+      port,
+      meta: meta.length === 0 ? null : meta,
+      vsn,
+    };
+    this.aliveNode(a, true);
+  }
+
+  /** Any node other than us that is not dead or left. */
+  anyAlive(): boolean {
+    for (const n of this.nodes) {
+      if (n.name !== this.env.name && n.state <= NodeStateCode.suspect) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Handles an alive message. `bootstrap` marks our own alive created locally (no refute).
+   * `onFinished` is attached to the resulting broadcast.
+   */
+  aliveNode(a: Alive, bootstrap: boolean, onFinished?: () => void): void {
+    const env = this.env;
+    const isLocal = a.node === env.name;
+    if (isLocal && this.leaving) return; // a late alive must not rejoin us while leaving
+    if (a.vsn.length >= 3) {
+      const [pmin, pmax] = a.vsn;
+      if (pmin === 0 || pmax === 0 || pmin > pmax) {
+        env.warn("ignoring alive with bad protocol versions", { node: a.node });
+        return;
+      }
+    }
+    let rec = this.byName.get(a.node);
+    let updatesNode = false;
+    if (rec === undefined) {
+      rec = {
+        name: a.node,
+        addr: a.addr.slice(),
+        host: safeIp(a.addr),
+        port: a.port,
+        meta: internMeta(a.meta),
+        incarnation: 0,
+        // A new node starts "dead" so that becoming alive reads as a join.
+        state: NodeStateCode.dead,
+        stateChange: env.clock.now(),
+        vsn: a.vsn.length >= 6 ? internVsn(a.vsn) : ZERO_VSN,
+      };
+      this.byName.set(a.node, rec);
+      // Random position keeps the expected failure detection time low for everyone.
+      const n = this.nodes.length;
+      const offset = Math.floor(env.random() * (n + 1));
+      this.nodes.push(rec);
+      if (offset < n) {
+        const tmp = this.nodes[offset];
+        this.nodes[offset] = rec;
+        this.nodes[n] = tmp;
+      }
+    } else if (!sameBytes(rec.addr, a.addr) || rec.port !== a.port) {
+      const reclaim = env.tuning.deadNodeReclaimMs;
+      const canReclaim = reclaim > 0 && env.clock.now() - rec.stateChange > reclaim;
+      if (rec.state === NodeStateCode.left || (rec.state === NodeStateCode.dead && canReclaim)) {
+        updatesNode = true;
+      } else {
+        env.warn("conflicting address", {
+          node: a.node,
+          mine: `${rec.host}:${rec.port}`,
+          theirs: `${safeIp(a.addr)}:${a.port}`,
+        });
+        return;
+      }
+    }
+    if (a.incarnation <= rec.incarnation && !isLocal && !updatesNode) return;
+    if (a.incarnation < rec.incarnation && isLocal) return;
+    this.clearTimer(a.node);
+    const oldState = rec.state;
+    const oldMeta = rec.meta;
+    if (!bootstrap && isLocal) {
+      // Identical to what we advertise: nothing to do. Otherwise someone holds a stale or
+      // conflicting view of us (e.g. a previous run of this name): out-bid it.
+      const meta = a.meta ?? EMPTY;
+      if (
+        a.incarnation === rec.incarnation && sameBytes(meta, rec.meta) && sameBytes(a.vsn, rec.vsn)
+      ) {
+        return;
+      }
+      this.refute(rec, a.incarnation);
+    } else {
+      env.broadcast(a.node, { type: "alive", body: a }, onFinished);
+      if (a.vsn.length >= 6) rec.vsn = internVsn(a.vsn);
+      rec.incarnation = a.incarnation;
+      rec.meta = internMeta(a.meta);
+      if (updatesNode || !sameBytes(rec.addr, a.addr)) {
+        rec.addr = a.addr.slice();
+        rec.host = safeIp(a.addr);
+      }
+      rec.port = a.port;
+      if (rec.state !== NodeStateCode.alive) {
+        rec.state = NodeStateCode.alive;
+        rec.stateChange = env.clock.now();
+      }
+    }
+    if (oldState === NodeStateCode.dead || oldState === NodeStateCode.left) {
+      if (rec.state === NodeStateCode.alive) env.emit("join", rec);
+    } else if (!sameBytes(oldMeta, rec.meta)) {
+      env.emit("update", rec);
+    }
+  }
+
+  /** Handles a suspect message (also: a confirmation of a running suspicion). */
+  suspectNode(s: Suspect): void {
+    const env = this.env;
+    const rec = this.byName.get(s.node);
+    if (rec === undefined || s.incarnation < rec.incarnation) return;
+    const timer = this.timers.get(s.node);
+    if (timer !== undefined) {
+      // Independent accusers shorten the timer; re-gossip so confirmations keep flowing.
+      if (timer.confirm(s.from)) env.broadcast(s.node, { type: "suspect", body: s });
+      return;
+    }
+    if (rec.state !== NodeStateCode.alive) return;
+    if (rec.name === env.name) {
+      this.refute(rec, s.incarnation);
+      return;
+    }
+    env.broadcast(s.node, { type: "suspect", body: s });
+    rec.incarnation = s.incarnation;
+    rec.state = NodeStateCode.suspect;
+    const changeTime = env.clock.now();
+    rec.stateChange = changeTime;
+    // k confirmations let the timeout reach its minimum two probe intervals short of the
+    // nominal multiplier; small clusters cannot provide them (n - 2: minus us and the suspect).
+    const n = this.numNodes;
+    let k = env.tuning.suspicionMult - 2;
+    if (n - 2 < k) k = 0;
+    const min = suspicionTimeout(env.tuning.suspicionMult, n, env.tuning.probeIntervalMs);
+    const max = env.tuning.suspicionMaxTimeoutMult * min;
+    const name = s.node;
+    const susp = new Suspicion(env.clock, s.from, k, min, max, (confirmations) => {
+      if (this.timers.get(name) === susp) this.timers.delete(name);
+      const cur = this.byName.get(name);
+      if (
+        cur === undefined || cur.state !== NodeStateCode.suspect || cur.stateChange !== changeTime
+      ) {
+        return;
+      }
+      if (k > 0 && confirmations < k) env.onDegradedTimeout?.();
+      this.deadNode({ incarnation: cur.incarnation, node: name, from: env.name });
+    });
+    this.timers.set(name, susp);
+    env.emit("suspect", rec);
+  }
+
+  /** Handles a dead message; `from === node` means the node left gracefully. */
+  deadNode(d: Dead, onFinished?: () => void): void {
+    const env = this.env;
+    const rec = this.byName.get(d.node);
+    if (rec === undefined || d.incarnation < rec.incarnation) return;
+    this.clearTimer(d.node);
+    if (rec.state === NodeStateCode.dead || rec.state === NodeStateCode.left) return;
+    if (rec.name === env.name) {
+      if (!this.leaving) {
+        this.refute(rec, d.incarnation);
+        return;
+      }
+      env.broadcast(d.node, { type: "dead", body: d }, onFinished);
+    } else {
+      env.broadcast(d.node, { type: "dead", body: d });
+    }
+    rec.incarnation = d.incarnation;
+    rec.state = d.node === d.from ? NodeStateCode.left : NodeStateCode.dead;
+    rec.stateChange = env.clock.now();
+    env.emit(rec.state === NodeStateCode.left ? "left" : "dead", rec);
+  }
+
+  /** Out-bids an accusation at `accused` incarnation and broadcasts alive about us. */
+  refute(me: NodeRecord, accused: number): void {
+    let inc = this.nextIncarnation();
+    if (accused >= inc) {
+      this.localIncarnation = accused + 1;
+      inc = this.localIncarnation;
+    }
+    me.incarnation = inc;
+    this.env.awareness.applyDelta(1);
+    this.env.onRefute?.();
+    const a: Alive = {
+      incarnation: inc,
+      node: me.name,
+      addr: me.addr,
+      port: me.port,
+      meta: me.meta.length === 0 ? null : me.meta,
+      vsn: me.vsn,
+    };
+    this.env.broadcast(me.name, { type: "alive", body: a });
+  }
+
+  /**
+   * Reaps dead and left nodes whose state is older than gossipToTheDead and reshuffles the
+   * probe order (called when the probe index wraps).
+   */
+  resetNodes(): void {
+    const now = this.env.clock.now();
+    const keep: NodeRecord[] = [];
+    for (const n of this.nodes) {
+      const gone = n.state === NodeStateCode.dead || n.state === NodeStateCode.left;
+      if (
+        gone && n.name !== this.env.name && now - n.stateChange > this.env.tuning.gossipToTheDeadMs
+      ) {
+        this.byName.delete(n.name);
+        this.clearTimer(n.name);
+      } else {
+        keep.push(n);
+      }
+    }
+    this.nodes.length = 0;
+    this.nodes.push(...keep);
+    for (let i = this.nodes.length - 1; i > 0; i--) {
+      const j = Math.floor(this.env.random() * (i + 1));
+      const t = this.nodes[i];
+      this.nodes[i] = this.nodes[j];
+      this.nodes[j] = t;
+    }
+  }
+
+  /**
+   * Up to `k` distinct random nodes not excluded by `exclude`: random draws (up to 3n) for
+   * large tables, an exhaustive shuffle when the table is small.
+   */
+  kRandomNodes(k: number, exclude: (n: NodeRecord) => boolean): NodeRecord[] {
+    const nodes = this.nodes;
+    const n = nodes.length;
+    const out: NodeRecord[] = [];
+    if (k <= 0 || n === 0) return out;
+    const random = (): number => this.env.random();
+    if (n < 3 * k || n <= 16) {
+      const idx = Array.from({ length: n }, (_, i) => i);
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        const t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+      }
+      for (const i of idx) {
+        if (out.length >= k) break;
+        if (!exclude(nodes[i])) out.push(nodes[i]);
+      }
+      return out;
+    }
+    for (let i = 0; i < 3 * n && out.length < k; i++) {
+      const cand = nodes[Math.floor(random() * n)];
+      if (exclude(cand) || out.includes(cand)) continue;
+      out.push(cand);
+    }
+    return out;
+  }
+
+  /** Stops every suspicion timer (shutdown). */
+  stopTimers(): void {
+    for (const t of this.timers.values()) t.stop();
+    this.timers.clear();
+  }
+
+  /** Running suspicion about `name`, if any (tests, diagnostics). */
+  suspicionOf(name: string): Suspicion | undefined {
+    return this.timers.get(name);
+  }
+
+  private clearTimer(name: string): void {
+    const t = this.timers.get(name);
+    if (t !== undefined) {
+      t.stop();
+      this.timers.delete(name);
+    }
+  }
+}
+
+export { type NodeRecord, NodeStateCode, recordAddress, toMember } from "./member.ts";

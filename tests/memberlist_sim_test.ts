@@ -1,0 +1,175 @@
+/**
+ * Deterministic memberlist scenarios on the simulated network (VirtualClock + SimNetwork,
+ * seeded): the same seed replays the same run. Tuning: the LAN preset values
+ * (probe 1 s / 500 ms, 3 relays, gossip 200 ms × 3, suspicion 4 × log10(n), max ×6,
+ * retransmit 4, push/pull 30 s, TCP timeout 10 s) with 1 ms links.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Memberlist, type MemberlistTuning } from "../memberlist/mod.ts";
+import { SimNetwork } from "../transport/sim_network.ts";
+import { VirtualClock } from "../transport/virtual_clock.ts";
+import { seededRandom } from "../transport/random.ts";
+
+const lan: MemberlistTuning = {
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 500,
+  indirectChecks: 3,
+  gossipIntervalMs: 200,
+  gossipNodes: 3,
+  gossipToTheDeadMs: 30_000,
+  suspicionMult: 4,
+  suspicionMaxTimeoutMult: 6,
+  retransmitMult: 4,
+  pushPullIntervalMs: 30_000,
+  tcpTimeoutMs: 10_000,
+  awarenessMaxMultiplier: 8,
+  udpBufferSize: 1400,
+  disableTcpPings: false,
+  deadNodeReclaimMs: 0,
+};
+
+interface Sim {
+  clock: VirtualClock;
+  net: SimNetwork;
+  nodes: Memberlist[];
+  events: { t: number; node: string; ev: string; who: string }[];
+}
+
+async function cluster(n: number, seed: number, tuning: MemberlistTuning = lan): Promise<Sim> {
+  const clock = new VirtualClock();
+  const net = new SimNetwork({ clock, seed, link: { latencyMs: 1 } });
+  const nodes: Memberlist[] = [];
+  const events: Sim["events"] = [];
+  for (let i = 0; i < n; i++) {
+    const host = `10.0.0.${i + 1}`;
+    const list = await Memberlist.create({
+      name: `n${i}`,
+      network: net,
+      clock: net.clockFor(host),
+      bind: { host, port: 7946 },
+      tuning,
+      random: seededRandom(seed * 1000 + i),
+    });
+    for (const ev of ["join", "suspect", "dead", "left"] as const) {
+      list.on(ev, (m) => events.push({ t: clock.now(), node: list.name, ev, who: m.name }));
+    }
+    nodes.push(list);
+  }
+  let joined = false;
+  const join = Promise.all(nodes.slice(1).map((l) => l.join([nodes[0].address]))).then(() => {
+    joined = true;
+  });
+  while (!joined) await clock.advanceAsync(10);
+  await join;
+  return { clock, net, nodes, events };
+}
+
+async function runFor(sim: Sim, ms: number, step = 100): Promise<void> {
+  const end = sim.clock.now() + ms;
+  while (sim.clock.now() < end) await sim.clock.advanceAsync(Math.min(step, end - sim.clock.now()));
+}
+
+async function stop(sim: Sim, expectNoTimers = true): Promise<void> {
+  const done = Promise.all(sim.nodes.map((n) => n.shutdown()));
+  let finished = false;
+  void done.then(() => (finished = true));
+  while (!finished) await sim.clock.advanceAsync(10);
+  await done;
+  // shutdown() leaves no timer behind (a killed process's timers would stay queued).
+  if (expectNoTimers) assert.equal(sim.clock.pending, 0, "timers left after shutdown");
+}
+
+describe("memberlist simulation", () => {
+  it("20 nodes converge: mostly by gossip in 2 s, fully after a push/pull interval", async () => {
+    const sim = await cluster(20, 1);
+    try {
+      await runFor(sim, 2_000);
+      const known = sim.nodes.reduce((s, n) => s + n.aliveMembers().length, 0);
+      assert.ok(known >= 0.9 * 400, `known pairs after 2 s: ${known}`);
+      // Nodes that learnt a peer from the seed's push/pull do not re-gossip it, so a few gaps
+      // of a simultaneous join are closed by anti-entropy (as in memberlist).
+      await runFor(sim, 45_000);
+      for (const n of sim.nodes) assert.equal(n.aliveMembers().length, 20, n.name);
+    } finally {
+      await stop(sim);
+    }
+  });
+
+  it("20 nodes, 10% packet loss, 10 simulated minutes: nobody declared dead", async () => {
+    const sim = await cluster(20, 2);
+    try {
+      await runFor(sim, 45_000);
+      sim.net.setDefaultLink({ loss: 0.1 });
+      const start = sim.events.length;
+      await runFor(sim, 10 * 60_000, 500);
+      const later = sim.events.slice(start);
+      assert.deepEqual(later.filter((e) => e.ev === "dead"), []);
+      for (const n of sim.nodes) assert.equal(n.aliveMembers().length, 20, n.name);
+      const probes = sim.nodes.reduce((s, n) => s + n.counters().probesSent, 0);
+      assert.ok(probes > 20 * 500, `probes ran: ${probes}`);
+    } finally {
+      await stop(sim);
+    }
+  });
+
+  it("a node paused for 2 probe intervals causes no flapping storm", async () => {
+    const sim = await cluster(20, 3);
+    try {
+      await runFor(sim, 45_000);
+      const start = sim.events.length;
+      // Ten stalls of n4 (e.g. GC pauses), 15 s apart.
+      for (let i = 0; i < 10; i++) {
+        sim.net.pause("10.0.0.5", 2 * lan.probeIntervalMs);
+        await runFor(sim, 15_000);
+      }
+      await runFor(sim, 30_000);
+      const later = sim.events.slice(start);
+      assert.deepEqual(later.filter((e) => e.ev === "dead"), []);
+      const suspects = later.filter((e) => e.ev === "suspect");
+      assert.ok(suspects.length > 0, "the stalls were noticed");
+      // At most one suspicion wave per stall, only about the stalled node, each refuted once.
+      assert.ok(suspects.every((e) => e.who === "n4"), "only the stalled node is suspected");
+      assert.ok(suspects.length <= 10 * 19, `suspect events: ${suspects.length}`);
+      const refutations = sim.nodes[4].counters().refutations;
+      assert.ok(refutations >= 1 && refutations <= 10, `refutations: ${refutations}`);
+      assert.ok(sim.nodes.every((n) => n.healthScore() === 0), "health recovered");
+      for (const n of sim.nodes) assert.equal(n.aliveMembers().length, 20, n.name);
+    } finally {
+      await stop(sim);
+    }
+  });
+
+  it("a killed node is declared dead by everyone, then reaped", async () => {
+    const sim = await cluster(10, 4);
+    try {
+      await runFor(sim, 45_000);
+      sim.net.kill("10.0.0.10");
+      const killedAt = sim.clock.now();
+      await runFor(sim, 60_000);
+      const others = sim.nodes.slice(0, 9);
+      const deaths = sim.events.filter((e) => e.ev === "dead" && e.who === "n9");
+      assert.equal(new Set(deaths.map((e) => e.node)).size, 9);
+      // n = 10: suspicion min 4 s, max 24 s; plus probe rounds.
+      assert.ok(deaths.every((e) => e.t - killedAt <= 40_000));
+      await runFor(sim, 60_000); // past gossipToTheDead: reaped at the next probe wrap
+      for (const n of others) assert.ok(!n.members().some((m) => m.name === "n9"), n.name);
+      sim.nodes.pop(); // its process is gone: no shutdown
+    } finally {
+      await stop(sim, false);
+    }
+  });
+
+  it("is deterministic for a seed", async () => {
+    const trace = async (): Promise<string> => {
+      const sim = await cluster(8, 9);
+      sim.net.setDefaultLink({ loss: 0.2 });
+      await runFor(sim, 30_000);
+      const out = JSON.stringify(sim.events) +
+        JSON.stringify(sim.nodes.map((n) => n.counters().messagesOut));
+      await stop(sim);
+      return out;
+    };
+    assert.equal(await trace(), await trace());
+  });
+});
