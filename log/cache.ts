@@ -1,0 +1,238 @@
+/**
+ * The cache: a last-writer-wins map materialized from the keyed entries of every origin.
+ *
+ * The winner of a key is its entry with the greatest (HLC timestamp, origin) pair, whatever
+ * order entries arrive in, so every replica that holds the same entries shows the same map.
+ * A delete is a tombstone entry: it wins over every older set, and since compaction keeps
+ * each key's winner, a replica that missed the delete cannot bring the old value back. A TTL
+ * counts from the entry's own timestamp, so all replicas agree on when a value expires.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { AppendOptions, AppendResult } from "./api.ts";
+import { compareLww, type Entry } from "./entry.ts";
+
+/** One change of the cache's visible state. */
+export interface CacheChange {
+  /** The key. */
+  readonly key: string;
+  /** New value; undefined when deleted. */
+  readonly value: Uint8Array | undefined;
+  /** The key was deleted. */
+  readonly deleted: boolean;
+  /** The winning entry. */
+  readonly entry: Entry;
+}
+
+/** Options of `set` and `delete`. */
+export type CacheWriteOptions = Omit<AppendOptions, "key">;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Whether a keyed entry has expired at `now` (ms). */
+export function expired(e: Entry, now: number): boolean {
+  return e.ttl !== undefined && now >= e.ts.wall + e.ttl;
+}
+
+/**
+ * Per-key winners. Internal state of {@link ReplicatedCache}, fed by the log.
+ *
+ * @example
+ * ```ts
+ * const state = new LwwState();
+ * state.apply({ origin: "a", seq: 1, ts: { wall: 1, logical: 0 }, key: "k", value: new Uint8Array([1]), tombstone: false });
+ * state.winner("k")?.seq; // 1
+ * ```
+ */
+export class LwwState {
+  #winners = new Map<string, Entry>();
+  #listeners = new Set<(change: CacheChange) => void>();
+
+  /** Takes a keyed entry into account; true when it became the key's winner. */
+  apply(e: Entry): boolean {
+    if (e.key === undefined) return false;
+    const cur = this.#winners.get(e.key);
+    if (cur !== undefined && compareLww(e, cur) <= 0) return false;
+    this.#winners.set(e.key, e);
+    if (this.#listeners.size > 0) {
+      const change: CacheChange = {
+        key: e.key,
+        value: e.tombstone ? undefined : e.value,
+        deleted: e.tombstone,
+        entry: e,
+      };
+      for (const l of this.#listeners) {
+        try {
+          l(change);
+        } catch {
+          // a listener's failure is its own business
+        }
+      }
+    }
+    return true;
+  }
+
+  /** The current winner of `key` (tombstones included). */
+  winner(key: string): Entry | undefined {
+    return this.#winners.get(key);
+  }
+
+  /** Whether `e` is its key's current winner (compaction keeps exactly these). */
+  isWinner(e: Entry): boolean {
+    if (e.key === undefined) return false;
+    const w = this.#winners.get(e.key);
+    return w !== undefined && w.origin === e.origin && w.seq === e.seq;
+  }
+
+  /** Every winner, tombstones included. */
+  winners(): IterableIterator<Entry> {
+    return this.#winners.values();
+  }
+
+  /** Adds a change listener; returns its remover. */
+  listen(listener: (change: CacheChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * SHA-256 (hex) over the sorted non-deleted winners: key, origin, seq, timestamp, ttl and
+   * value. Expiry is hashed as data rather than evaluated, so replicas compare equal at
+   * different moments.
+   */
+  digest(): string {
+    const h = createHash("sha256");
+    const keys = [...this.#winners.keys()].sort();
+    for (const k of keys) {
+      const e = this.#winners.get(k) as Entry;
+      if (e.tombstone) continue;
+      h.update(
+        `${JSON.stringify(k)}|${JSON.stringify(e.origin)}|${e.seq}|${e.ts.wall}.${e.ts.logical}|${
+          e.ttl ?? ""
+        }|`,
+      );
+      h.update(e.value);
+      h.update("\n");
+    }
+    return h.digest("hex");
+  }
+}
+
+/**
+ * The replicated cache of a log: reads come from the local materialized state, writes are
+ * keyed appends (`set`) and tombstones (`delete`) that replicate like any entry.
+ *
+ * @example
+ * ```ts
+ * await log.cache.set("greeting", "hello", { ttl: 60_000 });
+ * log.cache.getText("greeting"); // "hello"
+ * await log.cache.delete("greeting");
+ * const off = log.cache.onChange((c) => console.log(c.key, c.deleted));
+ * off();
+ * ```
+ */
+export class ReplicatedCache {
+  #state: LwwState;
+  #write: (
+    key: string,
+    value: Uint8Array,
+    tombstone: boolean,
+    options: CacheWriteOptions,
+  ) => Promise<AppendResult>;
+  #now: () => number;
+
+  /**
+   * Creates an instance.
+   * @param state the materialized winners
+   * @param write appends a keyed entry
+   * @param now milliseconds on the timestamps' scale (expiry checks)
+   */
+  constructor(
+    state: LwwState,
+    write: (
+      key: string,
+      value: Uint8Array,
+      tombstone: boolean,
+      options: CacheWriteOptions,
+    ) => Promise<AppendResult>,
+    now: () => number,
+  ) {
+    this.#state = state;
+    this.#write = write;
+    this.#now = now;
+  }
+
+  #live(key: string): Entry | undefined {
+    const e = this.#state.winner(key);
+    if (e === undefined || e.tombstone || expired(e, this.#now())) return undefined;
+    return e;
+  }
+
+  /** The value of `key`, or undefined (absent, deleted or expired). */
+  get(key: string): Uint8Array | undefined {
+    return this.#live(key)?.value;
+  }
+
+  /** The value of `key` as UTF-8 text. */
+  getText(key: string): string | undefined {
+    const v = this.get(key);
+    return v === undefined ? undefined : decoder.decode(v);
+  }
+
+  /** The value of `key` parsed as JSON (throws SyntaxError if it is not JSON). */
+  getJSON<T = unknown>(key: string): T | undefined {
+    const t = this.getText(key);
+    return t === undefined ? undefined : JSON.parse(t) as T;
+  }
+
+  /** Whether `key` has a live value. */
+  has(key: string): boolean {
+    return this.#live(key) !== undefined;
+  }
+
+  /** Live entries as [key, value] pairs, sorted by key. */
+  entries(): [string, Uint8Array][] {
+    const now = this.#now();
+    const out: [string, Uint8Array][] = [];
+    for (const e of this.#state.winners()) {
+      if (!e.tombstone && !expired(e, now)) out.push([e.key as string, e.value]);
+    }
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+
+  /** Sets `key` (strings are stored as UTF-8); `ttl` in ms counts from the entry's timestamp. */
+  set(
+    key: string,
+    value: Uint8Array | string,
+    options: CacheWriteOptions = {},
+  ): Promise<AppendResult> {
+    return this.#write(
+      key,
+      typeof value === "string" ? encoder.encode(value) : value,
+      false,
+      options,
+    );
+  }
+
+  /** Sets `key` to the JSON text of `value`. */
+  setJSON(key: string, value: unknown, options: CacheWriteOptions = {}): Promise<AppendResult> {
+    return this.set(key, JSON.stringify(value), options);
+  }
+
+  /** Deletes `key` (a tombstone that replicates and wins over older sets). */
+  delete(key: string, options: CacheWriteOptions = {}): Promise<AppendResult> {
+    return this.#write(key, new Uint8Array(0), true, { ...options, ttl: undefined });
+  }
+
+  /** Calls `listener` on every change of a key's winner (local or replicated); returns its remover. */
+  onChange(listener: (change: CacheChange) => void): () => void {
+    return this.#state.listen(listener);
+  }
+
+  /** Hash over the sorted live state; equal on replicas holding the same entries. */
+  digest(): string {
+    return this.#state.digest();
+  }
+}

@@ -1,0 +1,401 @@
+/**
+ * The replicated append-only log: this node's single-writer log, replicas of every other
+ * node's log, a last-writer-wins cache on top, and subscriptions.
+ *
+ * Guarantees:
+ * - per-origin order: entries of an origin are stored, applied, delivered to subscribers
+ *   and returned by `read` in seq order;
+ * - no gaps: an origin's entries are applied only as seq = head + 1 (a batch with a gap is
+ *   cut there and repaired by the next digest exchange); the only exception is a snapshot
+ *   for a replica behind the compaction point, where compaction already removed the
+ *   superseded entries on every node that compacted;
+ * - exactly once: an entry already held is dropped, so subscribers see each entry once;
+ * - convergence: once writes stop and the peers stay connected, every replica reaches equal
+ *   `heads()` and an equal `cacheDigest()` within a sync interval or so;
+ * - a peer that sends garbage, an oversize frame or a wrong environment is disconnected and
+ *   counted in `stats().rejectedPeers`; nothing else is disturbed.
+ *
+ * @module
+ */
+import { systemClock } from "../transport/clock.ts";
+import type { Clock, HostPort, Network } from "../transport/types.ts";
+import type { AppendOptions, AppendResult, ReadOptions } from "./api.ts";
+import { LwwState, ReplicatedCache } from "./cache.ts";
+import { type Entry, validateEntry } from "./entry.ts";
+import { HybridClock } from "./hlc.ts";
+import type { ReplicaData } from "./peer.ts";
+import { type LogPeer, Replicator } from "./replicator.ts";
+import { copyStats, createStats, type LogStats } from "./stats.ts";
+import { type CompactionResult, type LogStore, MemoryLogStore } from "./store.ts";
+import { EntryFeed, type EntrySubscription } from "./subscription.ts";
+import type { LogTuning } from "./tuning.ts";
+
+/** What {@link ReplicatedLog.create} needs. */
+export interface ReplicatedLogOptions {
+  /** This node's name, unique in the cluster (the peers' `setPeers` entries use it). */
+  readonly name: string;
+  /**
+   * Name of this node's own log; default `name`. A node that restarts without its log (a
+   * memory store) must not reuse the origin of its previous run: its new seq 1, 2, … would
+   * be taken for the old entries its peers already hold, and dropped as duplicates. Give such
+   * a node a fresh origin per run (e.g. `${name}@${startTime}`), or keep its log in a
+   * `FileLogStore`.
+   */
+  readonly origin?: string;
+  /** "local", "lan" or "wan": peers with another environment are refused. */
+  readonly environment: string;
+  /**
+   * Where sockets come from (`nodeNetwork` in production). Without `network` and `bind` the
+   * log is isolated: nothing is bound, nothing replicates, the API works locally.
+   */
+  readonly network?: Network;
+  /** Timers and timestamps; default `systemClock`. */
+  readonly clock?: Clock;
+  /** Address of the log listener (the stanza's bind_address:bind_port). */
+  readonly bind?: HostPort;
+  /** Batching and limits (the environment preset's `log` part); required when replicating. */
+  readonly tuning?: LogTuning;
+  /** Storage; default a fresh {@link MemoryLogStore}. The log closes it on close. */
+  readonly store?: LogStore;
+  /** Default deadline of quorum appends in ms; default 5000. */
+  readonly quorumTimeoutMs?: number;
+}
+
+/** An operation on a closed log. */
+export class LogClosedError extends Error {
+  constructor() {
+    super("the log is closed");
+    this.name = "LogClosedError";
+  }
+}
+
+const encoder = new TextEncoder();
+const PAGE = 512;
+// entry size limit of an isolated log (no frames to fit in)
+const ISOLATED_MAX_FRAME = 16 * 1024 * 1024;
+// origin, seq, frame header and batch header around one entry, with room to spare
+const FRAME_SLACK = 256;
+
+/**
+ * A replicated append-only log.
+ *
+ * Quorum: `append(v, { ack: "quorum" })` resolves once a majority of the members holds the
+ * entry, the members being this node plus the peers last given to `setPeers` (the alive
+ * members the replicator was told about): 2 of 3, 3 of 4 or 5. Without a majority before the
+ * deadline it rejects with a `QuorumError`; the entry stays appended and keeps replicating.
+ *
+ * @example
+ * ```ts
+ * import { nodeNetwork } from "../transport/node.ts";
+ * import { presets } from "../presets/mod.ts";
+ * const log = await ReplicatedLog.create({
+ *   name: "node-a", environment: "lan", network: nodeNetwork,
+ *   bind: { host: "127.0.0.1", port: 0 }, tuning: presets.lan.log,
+ * });
+ * log.setPeers([{ name: "node-b", address: { host: "127.0.0.1", port: 3320 } }]);
+ * await log.appendText("hello", { ack: "quorum" });
+ * log.subscribe((e) => console.log(e.origin, e.seq));
+ * await log.cache.set("k", "v");
+ * await log.close();
+ * ```
+ */
+export class ReplicatedLog {
+  /** This node's name. */
+  readonly name: string;
+  /** This node's own log (entries it appends carry this origin). */
+  readonly origin: string;
+  /** The last-writer-wins cache over keyed entries. */
+  readonly cache: ReplicatedCache;
+  #store: LogStore;
+  #clock: Clock;
+  #maxFrameBytes: number;
+  #hlc: HybridClock;
+  #state = new LwwState();
+  #feed = new EntryFeed();
+  #stats: LogStats = createStats();
+  #replicator: Replicator | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+  #ownSeq = 0;
+  #closed = false;
+  #quorumTimeout: number;
+
+  private constructor(options: ReplicatedLogOptions, store: LogStore, clock: Clock) {
+    this.name = options.name;
+    this.origin = options.origin ?? options.name;
+    this.#store = store;
+    this.#clock = clock;
+    this.#maxFrameBytes = options.tuning?.maxFrameBytes ?? ISOLATED_MAX_FRAME;
+    this.#hlc = new HybridClock(() => clock.now());
+    this.#quorumTimeout = options.quorumTimeoutMs ?? 5000;
+    this.cache = new ReplicatedCache(
+      this.#state,
+      (key, value, tombstone, o) => {
+        try {
+          return this.#commit(this.#newEntry(value, key, tombstone, o.ttl), o);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      },
+      () => clock.now(),
+    );
+  }
+
+  /** Loads the store's content (cache, clock, own seq) and starts replicating. */
+  static async create(options: ReplicatedLogOptions): Promise<ReplicatedLog> {
+    if (options.name === "") throw new RangeError("name must not be empty");
+    if (options.origin === "") throw new RangeError("origin must not be empty");
+    const { network, bind, tuning } = options;
+    if ((network === undefined) !== (bind === undefined)) {
+      throw new TypeError("give both network and bind, or neither");
+    }
+    if (network !== undefined && tuning === undefined) {
+      throw new TypeError("tuning is required when replicating");
+    }
+    const store = options.store ?? new MemoryLogStore();
+    const log = new ReplicatedLog(options, store, options.clock ?? systemClock);
+    await log.#load();
+    if (network === undefined || bind === undefined || tuning === undefined) return log;
+    const self = log;
+    const data: ReplicaData = {
+      heads: () => store.heads(),
+      floors: () => store.floors(),
+      read: (origin, from, limit) => store.read(origin, from, limit),
+      applyEntries: (origin, entries) => self.#applyRemote(origin, entries),
+      applySnapshot: (origin, through, entries) => self.#applySnapshot(origin, through, entries),
+    };
+    log.#replicator = await Replicator.start({
+      name: options.name,
+      origin: log.origin,
+      environment: options.environment,
+      network,
+      clock: log.#clock,
+      bind,
+      tuning,
+      stats: log.#stats,
+      data,
+    });
+    return log;
+  }
+
+  async #load(): Promise<void> {
+    for (const origin of [...this.#store.heads().keys()]) {
+      for await (const e of this.read({ origin })) {
+        this.#hlc.observe(e.ts);
+        this.#state.apply(e);
+      }
+    }
+    this.#ownSeq = this.#store.heads().get(this.origin) ?? 0;
+  }
+
+  /** The log listener's bound address; undefined when isolated. */
+  get address(): HostPort | undefined {
+    return this.#replicator?.address;
+  }
+
+  /** Sets the peers (name and log address), e.g. from membership. See {@link Replicator.setPeers}. */
+  setPeers(peers: readonly LogPeer[]): void {
+    if (this.#closed) throw new LogClosedError();
+    this.#replicator?.setPeers(peers);
+  }
+
+  /** Names of peers with an open replication connection. */
+  connectedPeers(): string[] {
+    return this.#replicator?.connected() ?? [];
+  }
+
+  /** Appends bytes to this node's log. */
+  append(value: Uint8Array, options: AppendOptions = {}): Promise<AppendResult> {
+    try {
+      return this.#commit(this.#newEntry(value, options.key, false, options.ttl), options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Appends UTF-8 text. */
+  appendText(text: string, options: AppendOptions = {}): Promise<AppendResult> {
+    return this.append(encoder.encode(text), options);
+  }
+
+  /** Appends the JSON text of `value`. */
+  appendJSON(value: unknown, options: AppendOptions = {}): Promise<AppendResult> {
+    return this.appendText(JSON.stringify(value), options);
+  }
+
+  #newEntry(
+    value: Uint8Array,
+    key: string | undefined,
+    tombstone: boolean,
+    ttl: number | undefined,
+  ): Entry {
+    if (this.#closed) throw new LogClosedError();
+    if (!(value instanceof Uint8Array)) throw new TypeError("value must be a Uint8Array");
+    const size = value.length + (key === undefined ? 0 : encoder.encode(key).length) +
+      encoder.encode(this.origin).length;
+    if (size + FRAME_SLACK > this.#maxFrameBytes) {
+      throw new RangeError(
+        `entry of ${size} bytes exceeds the frame limit ${this.#maxFrameBytes}`,
+      );
+    }
+    const e: { -readonly [K in keyof Entry]: Entry[K] } = {
+      origin: this.origin,
+      seq: this.#ownSeq + 1,
+      ts: this.#hlc.now(),
+      value,
+      tombstone,
+    };
+    if (key !== undefined) e.key = key;
+    if (ttl !== undefined) e.ttl = ttl;
+    validateEntry(e);
+    this.#ownSeq++;
+    return e;
+  }
+
+  async #commit(e: Entry, options: AppendOptions): Promise<AppendResult> {
+    const ack = options.ack ?? "local";
+    const rep = this.#replicator; // undefined when isolated: this node alone is the majority
+    if (ack === "quorum") rep?.quorum.expect(e.seq);
+    const stored = this.#serial(() => this.#applyOwn(e));
+    const at: AppendResult = { origin: e.origin, seq: e.seq };
+    if (ack === "none") {
+      stored.catch(() => {});
+      return at;
+    }
+    await stored;
+    if (ack === "quorum" && rep !== undefined) {
+      await rep.quorum.wait(e.seq, options.timeout ?? this.#quorumTimeout);
+    }
+    return at;
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn);
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  async #applyOwn(e: Entry): Promise<void> {
+    try {
+      await this.#store.append([e]);
+    } catch (err) {
+      // keep later appends gap-free: continue from what the store really holds
+      this.#ownSeq = Math.max(this.#store.heads().get(this.origin) ?? 0, e.seq - 1);
+      throw err;
+    }
+    this.#state.apply(e);
+    this.#feed.publish(e);
+    this.#stats.entriesAppended++;
+    this.#replicator?.notifyAppend();
+  }
+
+  #applyRemote(origin: string, entries: Entry[]): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#closed) return;
+      let head = this.#store.heads().get(origin) ?? 0;
+      // own entries a peer returns to us (we restarted without them): only above what we issued
+      if (origin === this.origin) head = Math.max(head, this.#ownSeq);
+      let i = 0;
+      while (i < entries.length && entries[i].seq <= head) i++;
+      this.#stats.entriesDuplicate += i;
+      const accepted: Entry[] = [];
+      for (; i < entries.length; i++) {
+        if (entries[i].seq !== head + 1) {
+          this.#stats.entriesOutOfOrder += entries.length - i;
+          break;
+        }
+        accepted.push(entries[i]);
+        head++;
+      }
+      if (accepted.length === 0) return;
+      await this.#store.append(accepted);
+      if (origin === this.origin) this.#ownSeq = Math.max(this.#ownSeq, head);
+      this.#deliver(accepted);
+    });
+  }
+
+  #applySnapshot(origin: string, through: number, entries: Entry[]): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#closed) return;
+      let head = this.#store.heads().get(origin) ?? 0;
+      if (origin === this.origin) head = Math.max(head, this.#ownSeq);
+      if (through <= head) return;
+      const accepted = entries.filter((e) => e.seq > head);
+      await this.#store.installSnapshot(origin, through, accepted);
+      if (origin === this.origin) this.#ownSeq = Math.max(this.#ownSeq, through);
+      this.#deliver(accepted);
+    });
+  }
+
+  #deliver(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      this.#hlc.observe(e.ts);
+      this.#state.apply(e);
+      this.#feed.publish(e);
+    }
+    this.#stats.entriesApplied += entries.length;
+  }
+
+  /**
+   * Reads an origin's log from `from` (default 1), at most `limit` entries. Below a
+   * compaction point, superseded entries are missing.
+   */
+  async *read(options: ReadOptions): AsyncGenerator<Entry, void, undefined> {
+    let from = options.from ?? 1;
+    let left = options.limit ?? Number.POSITIVE_INFINITY;
+    while (left > 0) {
+      const page = await this.#store.read(options.origin, from, Math.min(PAGE, left));
+      if (page.length === 0) return;
+      for (const e of page) yield e;
+      left -= page.length;
+      from = page[page.length - 1].seq + 1;
+    }
+  }
+
+  /**
+   * Every entry applied from now on (own appends and replicated ones), each exactly once, in
+   * per-origin seq order. Without an argument: an async iterable (`close()` or `break` ends
+   * it). With a callback: returns the unsubscribe function.
+   */
+  subscribe(): EntrySubscription;
+  /** Calls `listener` with every entry applied from now on; returns the unsubscribe function. */
+  subscribe(listener: (entry: Entry) => void): () => void;
+  subscribe(listener?: (entry: Entry) => void): EntrySubscription | (() => void) {
+    return listener === undefined ? this.#feed.iterate() : this.#feed.listen(listener);
+  }
+
+  /** origin → highest seq held here (a copy). */
+  heads(): Map<string, number> {
+    return new Map(this.#store.heads());
+  }
+
+  /**
+   * Compacts every origin up to its current head: keyed entries survive only as their key's
+   * winner (tombstones included), unkeyed entries at or below the point are dropped. Peers
+   * behind the new compaction point receive a snapshot, then the tail.
+   */
+  compact(): Promise<CompactionResult> {
+    return this.#serial(() =>
+      this.#store.compact(new Map(this.#store.heads()), (e) => this.#state.isWinner(e))
+    );
+  }
+
+  /** Hash over the sorted live cache state; equal on converged replicas. */
+  cacheDigest(): string {
+    return this.#state.digest();
+  }
+
+  /** A copy of the counters. */
+  stats(): LogStats {
+    return copyStats(this.#stats);
+  }
+
+  /** Closes connections, listener and timers, ends subscriptions, closes the store. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#replicator?.close();
+    this.#feed.close();
+    await this.#chain;
+    await this.#store.close();
+  }
+}
