@@ -51,7 +51,8 @@ const KNOWN_KEYS = [
   "autojoin",
 ] as const;
 
-const HOST_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const HOST_NAME =
+  /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 function isHost(value: string): boolean {
   return isIP(value) !== 0 || HOST_NAME.test(value);
@@ -59,11 +60,17 @@ function isHost(value: string): boolean {
 
 const addressSchema = v.pipe(
   v.string("expected a string"),
-  v.check(isHost, (issue) => `expected an IPv4/IPv6 literal or a host name, got ${JSON.stringify(issue.input)}`),
+  v.check(
+    isHost,
+    (issue) => `expected an IPv4/IPv6 literal or a host name, got ${JSON.stringify(issue.input)}`,
+  ),
 );
 const portSchema = v.pipe(
   v.number("expected an integer 0-65535"),
-  v.check((n) => Number.isInteger(n) && n >= 0 && n <= 65535, (issue) => `expected an integer 0-65535, got ${issue.input}`),
+  v.check(
+    (n) => Number.isInteger(n) && n >= 0 && n <= 65535,
+    (issue) => `expected an integer 0-65535, got ${issue.input}`,
+  ),
 );
 
 const stanzaSchema = v.object({
@@ -75,7 +82,12 @@ const stanzaSchema = v.object({
   bind_port: v.optional(portSchema, DEFAULT_LOG_PORT),
   memberlist_bind_address: v.optional(addressSchema, "0.0.0.0"),
   memberlist_bind_port: v.optional(portSchema, DEFAULT_MEMBERLIST_PORT),
-  members: v.optional(v.array(v.string("expected a string like \"host:port\""), "expected an array of \"host:port\" strings")),
+  members: v.optional(
+    v.array(
+      v.string('expected a string like "host:port"'),
+      'expected an array of "host:port" strings',
+    ),
+  ),
 });
 
 /**
@@ -104,7 +116,10 @@ const stanzaSchema = v.object({
 export function parseClusterConfig(input: unknown): ClusterConfig | undefined {
   if (input === undefined) return undefined;
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
-    throw new ConfigError([{ path: "cluster", message: `expected an object, got ${describe(input)}` }]);
+    throw new ConfigError([{
+      path: "cluster",
+      message: `expected an object, got ${describe(input)}`,
+    }]);
   }
   const record = input as Record<string, unknown>;
   const issues: ConfigIssue[] = [];
@@ -139,18 +154,26 @@ export function parseClusterConfig(input: unknown): ClusterConfig | undefined {
       if (typeof text !== "string") return; // reported by the schema
       try {
         const hp = parseHostPort(text, DEFAULT_MEMBERLIST_PORT);
-        if (!isHost(hp.host)) throw new AddressError(`expected an IPv4/IPv6 literal or a host name in "${text}"`);
+        if (!isHost(hp.host)) {
+          throw new AddressError(`expected an IPv4/IPv6 literal or a host name in "${text}"`);
+        }
         const norm = formatHostPort(hp);
         const first = seen.get(norm);
         if (first !== undefined) {
-          issues.push({ path: `cluster.members[${i}]`, message: `duplicate of members[${first}] (${norm})` });
+          issues.push({
+            path: `cluster.members[${i}]`,
+            message: `duplicate of members[${first}] (${norm})`,
+          });
         } else {
           seen.set(norm, i);
           list.push(hp);
         }
       } catch (err) {
         const why = err instanceof AddressError ? err.message : String(err);
-        issues.push({ path: `cluster.members[${i}]`, message: `expected "host:port", "[v6]:port" or "host": ${why}` });
+        issues.push({
+          path: `cluster.members[${i}]`,
+          message: `expected "host:port", "[v6]:port" or "host": ${why}`,
+        });
       }
     });
   }
@@ -160,7 +183,8 @@ export function parseClusterConfig(input: unknown): ClusterConfig | undefined {
     if (record.members !== undefined) {
       issues.push({
         path: "cluster",
-        message: `"members" and "autojoin" are both set: choose one (static members, or discovery through autojoin)`,
+        message:
+          `"members" and "autojoin" are both set: choose one (static members, or discovery through autojoin)`,
       });
     }
     try {
@@ -179,7 +203,8 @@ export function parseClusterConfig(input: unknown): ClusterConfig | undefined {
     ) {
       issues.push({
         path: "cluster.memberlist_bind_port",
-        message: `must differ from bind_port (${o.bind_port}) on the same address: both listen on TCP`,
+        message:
+          `must differ from bind_port (${o.bind_port}) on the same address: both listen on TCP`,
       });
     }
   }
@@ -225,7 +250,10 @@ function closest(key: string, known: readonly string[]): string | undefined {
 
 function editDistance(a: string, b: string): number {
   // Damerau (adjacent transposition) so "bind_prot" is one edit from "bind_port".
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  const d: number[][] = Array.from(
+    { length: a.length + 1 },
+    (_, i) => [i, ...new Array<number>(b.length).fill(0)],
+  );
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {

@@ -69,7 +69,9 @@ export function encodeNodeMeta(meta: NodeMeta): Uint8Array {
  * @param bytes a member's metadata
  */
 export function decodeNodeMeta(bytes: Uint8Array): NodeMeta | undefined {
-  if (bytes.length === 0 || bytes.length > META_MAX_BYTES || bytes[0] !== 0x7b /* { */) return undefined;
+  if (bytes.length === 0 || bytes.length > META_MAX_BYTES || bytes[0] !== 0x7b /* { */) {
+    return undefined;
+  }
   let wire: unknown;
   try {
     wire = JSON.parse(decoder.decode(bytes));
@@ -79,10 +81,17 @@ export function decodeNodeMeta(bytes: Uint8Array): NodeMeta | undefined {
   if (typeof wire !== "object" || wire === null) return undefined;
   const w = wire as Partial<Wire>;
   if (w.rc !== 1 || (w.env !== "local" && w.env !== "lan" && w.env !== "wan")) return undefined;
-  if (typeof w.lp !== "number" || !Number.isInteger(w.lp) || w.lp < 0 || w.lp > 65535) return undefined;
+  if (typeof w.lp !== "number" || !Number.isInteger(w.lp) || w.lp < 0 || w.lp > 65535) {
+    return undefined;
+  }
   const attributes: Record<string, string> = {};
   if (typeof w.a === "object" && w.a !== null) {
     for (const [k, v] of Object.entries(w.a)) if (typeof v === "string") attributes[k] = v;
   }
-  return { environment: w.env, logHost: typeof w.lh === "string" ? w.lh : "", logPort: w.lp, attributes };
+  return {
+    environment: w.env,
+    logHost: typeof w.lh === "string" ? w.lh : "",
+    logPort: w.lp,
+    attributes,
+  };
 }

@@ -11,7 +11,16 @@
  * @module
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -60,7 +69,8 @@ for (const [name, spec] of Object.entries(deno.imports)) {
 const pkg: Record<string, unknown> = {
   name: deno.name,
   version: deno.version,
-  description: "Embedded clustering for Response Server: memberlist-compatible membership, replicated append-only logs, discovery.",
+  description:
+    "Embedded clustering for Response Server: memberlist-compatible membership, replicated append-only logs, discovery.",
   license: deno.license,
   type: "module",
   main: toJs(deno.exports["."]),
@@ -68,7 +78,6 @@ const pkg: Record<string, unknown> = {
   exports: exportsMap,
   files: ["esm/", "README.md", "LICENSE"],
   engines: { node: ">=20.19" },
-  sideEffects: false,
   dependencies,
 };
 if (existsSync(join(root, "cli.ts"))) pkg.bin = { "response-cluster": "./esm/cli.js" };

@@ -41,17 +41,37 @@ describe("parseClusterConfig", () => {
   });
 
   it("accepts IPv4, IPv6 and host names as bind addresses", () => {
-    const c = parseClusterConfig({ environment: "lan", bind_address: "::1", memberlist_bind_address: "node-1.example.com" });
+    const c = parseClusterConfig({
+      environment: "lan",
+      bind_address: "::1",
+      memberlist_bind_address: "node-1.example.com",
+    });
     assert.equal(c?.bind_address, "::1");
     assert.equal(c?.memberlist_bind_address, "node-1.example.com");
-    assert.equal(parseClusterConfig({ environment: "lan", bind_address: "10.1.2.3" })?.bind_address, "10.1.2.3");
-    const bad = issuesOf({ environment: "lan", bind_address: "not an address", memberlist_bind_address: 7 });
-    assert.deepEqual(bad.map((i) => i.path).sort(), ["cluster.bind_address", "cluster.memberlist_bind_address"]);
-    assert.match(bad.find((i) => i.path === "cluster.bind_address")!.message, /host name, got "not an address"/);
+    assert.equal(
+      parseClusterConfig({ environment: "lan", bind_address: "10.1.2.3" })?.bind_address,
+      "10.1.2.3",
+    );
+    const bad = issuesOf({
+      environment: "lan",
+      bind_address: "not an address",
+      memberlist_bind_address: 7,
+    });
+    assert.deepEqual(bad.map((i) => i.path).sort(), [
+      "cluster.bind_address",
+      "cluster.memberlist_bind_address",
+    ]);
+    assert.match(
+      bad.find((i) => i.path === "cluster.bind_address")!.message,
+      /host name, got "not an address"/,
+    );
   });
 
   it("checks ports: integers 0-65535, 0 allowed", () => {
-    assert.equal(parseClusterConfig({ environment: "lan", bind_port: 0, memberlist_bind_port: 0 })?.bind_port, 0);
+    assert.equal(
+      parseClusterConfig({ environment: "lan", bind_port: 0, memberlist_bind_port: 0 })?.bind_port,
+      0,
+    );
     assert.equal(parseClusterConfig({ environment: "lan", bind_port: 65535 })?.bind_port, 65535);
     for (const bad of [-1, 65536, 1.5, "3320"]) {
       const issues = issuesOf({ environment: "lan", bind_port: bad });
@@ -65,7 +85,15 @@ describe("parseClusterConfig", () => {
     assert.equal(issues[0].path, "cluster.memberlist_bind_port");
     assert.match(issues[0].message, /must differ from bind_port \(4000\)/);
     // a wildcard overlaps any address
-    assert.equal(issuesOf({ environment: "lan", bind_port: 4000, memberlist_bind_port: 4000, bind_address: "127.0.0.1" }).length, 1);
+    assert.equal(
+      issuesOf({
+        environment: "lan",
+        bind_port: 4000,
+        memberlist_bind_port: 4000,
+        bind_address: "127.0.0.1",
+      }).length,
+      1,
+    );
     // distinct concrete addresses may share a port
     const ok = parseClusterConfig({
       environment: "lan",
@@ -78,7 +106,10 @@ describe("parseClusterConfig", () => {
   });
 
   it("parses members: host:port, [v6]:port and bare host (port 3322)", () => {
-    const c = parseClusterConfig({ environment: "lan", members: ["10.0.0.1:4000", "[fe80::1]:5000", "node-b", "::1"] });
+    const c = parseClusterConfig({
+      environment: "lan",
+      members: ["10.0.0.1:4000", "[fe80::1]:5000", "node-b", "::1"],
+    });
     assert.deepEqual(c?.members, [
       { host: "10.0.0.1", port: 4000 },
       { host: "fe80::1", port: 5000 },
@@ -88,7 +119,10 @@ describe("parseClusterConfig", () => {
   });
 
   it("reports bad and duplicate members with their index", () => {
-    const issues = issuesOf({ environment: "lan", members: ["a:1", "a:1", "b:99999", "bad host", 5, "node-c:3322", "node-c"] });
+    const issues = issuesOf({
+      environment: "lan",
+      members: ["a:1", "a:1", "b:99999", "bad host", 5, "node-c:3322", "node-c"],
+    });
     const byPath = Object.fromEntries(issues.map((i) => [i.path, i.message]));
     assert.match(byPath["cluster.members[1]"], /duplicate of members\[0\]/);
     assert.match(byPath["cluster.members[2]"], /port must be 0-65535/);
@@ -98,7 +132,10 @@ describe("parseClusterConfig", () => {
   });
 
   it("autojoin nats: defaults the subject, checks the URL", () => {
-    const c = parseClusterConfig({ environment: "lan", autojoin: { nats: { url: "nats://127.0.0.1:4222" } } });
+    const c = parseClusterConfig({
+      environment: "lan",
+      autojoin: { nats: { url: "nats://127.0.0.1:4222" } },
+    });
     assert.equal(c?.autojoin?.name, "nats");
     const options = c?.autojoin?.options as { subject: string };
     assert.equal(options.subject, "response-cluster");
@@ -116,7 +153,11 @@ describe("parseClusterConfig", () => {
   });
 
   it("members and autojoin together: choose one", () => {
-    const issues = issuesOf({ environment: "lan", members: ["a:1"], autojoin: { nats: { url: "nats://x:4222" } } });
+    const issues = issuesOf({
+      environment: "lan",
+      members: ["a:1"],
+      autojoin: { nats: { url: "nats://x:4222" } },
+    });
     assert.ok(issues.some((i) => /choose one/.test(i.message)));
   });
 
@@ -130,13 +171,21 @@ describe("parseClusterConfig", () => {
 
   it("reports every problem at once, one line each", () => {
     try {
-      parseClusterConfig({ environment: "moon", bind_port: -5, memberlist_bind_adress: "x", members: ["a:1", "a:1"] });
+      parseClusterConfig({
+        environment: "moon",
+        bind_port: -5,
+        memberlist_bind_adress: "x",
+        members: ["a:1", "a:1"],
+      });
       assert.fail("expected ConfigError");
     } catch (err) {
       assert.ok(err instanceof ConfigError);
       assert.equal(err.issues.length, 4);
       assert.equal(err.message.split("\n").length, 4);
-      assert.match(err.message, /^cluster\.memberlist_bind_adress: unknown key .*did you mean "memberlist_bind_address"/m);
+      assert.match(
+        err.message,
+        /^cluster\.memberlist_bind_adress: unknown key .*did you mean "memberlist_bind_address"/m,
+      );
       assert.match(err.message, /^cluster\.environment: /m);
       assert.match(err.message, /^cluster\.bind_port: /m);
       assert.match(err.message, /^cluster\.members\[1\]: duplicate/m);
@@ -159,21 +208,25 @@ describe("presets", () => {
     };
     for (const env of ["local", "lan", "wan"] as const) {
       const m = presets[env].memberlist;
-      assert.deepEqual([
-        m.probeIntervalMs,
-        m.probeTimeoutMs,
-        m.indirectChecks,
-        m.gossipIntervalMs,
-        m.gossipNodes,
-        m.gossipToTheDeadMs,
-        m.suspicionMult,
-        m.suspicionMaxTimeoutMult,
-        m.retransmitMult,
-        m.pushPullIntervalMs,
-        m.tcpTimeoutMs,
-        m.awarenessMaxMultiplier,
-        m.udpBufferSize,
-      ], expect[env], env);
+      assert.deepEqual(
+        [
+          m.probeIntervalMs,
+          m.probeTimeoutMs,
+          m.indirectChecks,
+          m.gossipIntervalMs,
+          m.gossipNodes,
+          m.gossipToTheDeadMs,
+          m.suspicionMult,
+          m.suspicionMaxTimeoutMult,
+          m.retransmitMult,
+          m.pushPullIntervalMs,
+          m.tcpTimeoutMs,
+          m.awarenessMaxMultiplier,
+          m.udpBufferSize,
+        ],
+        expect[env],
+        env,
+      );
       assert.equal(presets[env].environment, env);
     }
   });
