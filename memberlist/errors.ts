@@ -31,6 +31,7 @@ export class CodecError extends Error {
   readonly needed: number;
 
   /**
+   * Creates a codec error.
    * @param message what is wrong
    * @param truncated whether the input ended early
    * @param needed minimal input length that could let decoding progress (0 = unknown)

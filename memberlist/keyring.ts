@@ -19,7 +19,10 @@ export type EncryptionVersion = 0 | 1;
 
 /** A keyring operation that is not allowed (bad key size, unknown key, removing the primary). */
 export class KeyringError extends Error {
-  /** @param message what is wrong */
+  /**
+   * Creates a keyring error.
+   * @param message what is wrong
+   */
   constructor(message: string) {
     super(message);
     this.name = "KeyringError";

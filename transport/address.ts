@@ -7,7 +7,10 @@ import type { HostPort } from "./types.ts";
 
 /** A `host:port` string that cannot be parsed. */
 export class AddressError extends Error {
-  /** @param message what is wrong with the address */
+  /**
+   * Creates an address error.
+   * @param message what is wrong with the address
+   */
   constructor(message: string) {
     super(message);
     this.name = "AddressError";

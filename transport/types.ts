@@ -92,6 +92,7 @@ export class TransportError extends Error {
   /** System-like code: "EADDRINUSE", "EADDRNOTAVAIL", "ETIMEDOUT", "ECONNREFUSED", "ECLOSED", … */
   readonly code: string;
   /**
+   * Creates a transport error.
    * @param code system-like error code
    * @param message human readable text
    */
