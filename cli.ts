@@ -2,9 +2,12 @@
 /**
  * The `response-cluster` command.
  *
- *   agent --config <file.json|file.hcl> [--name N] [--control host:port]
+ *   agent --config <file.json|file.hcl> [--name N] [--control host:port] [--data-dir DIR]
  *       runs one node; prints JSON lines (`ready`, member and log events); leaves and exits on
- *       SIGINT/SIGTERM. The control endpoint (default 127.0.0.1:3321) answers `members`.
+ *       SIGINT/SIGTERM. `--data-dir` keeps the log in a FileLogStore (fsync always) so a
+ *       restarted agent resumes it. The control endpoint (HTTP, default 127.0.0.1:3321) serves
+ *       `GET /members`, `GET /heads` and `POST /append` (JSON `{ value, key?, ack?, timeout? }`,
+ *       answered `{ origin, seq }` once acknowledged).
  *   members [--control host:port] [--json]
  *       asks a running agent for its member list and prints a table.
  *   demo
@@ -14,12 +17,14 @@
  *
  * @module
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { Buffer } from "node:buffer";
 import process from "node:process";
 import { cluster } from "./cluster.ts";
 import { readClusterStanza } from "./config_file.ts";
 import { runDemo } from "./demo.ts";
 import { ConfigError } from "./errors.ts";
+import { type AckMode, FileLogStore } from "./log/mod.ts";
 import { parseHostPort } from "./transport/address.ts";
 
 const DEFAULT_CONTROL = "127.0.0.1:3321";
@@ -40,8 +45,10 @@ async function agent(args: string[]): Promise<number> {
     return 2;
   }
   const stanza = await readClusterStanza(configPath);
+  const dataDir = flag(args, "--data-dir");
   const node = await cluster(stanza, {
     name: flag(args, "--name"),
+    store: dataDir ? await FileLogStore.open(dataDir, { fsync: "always" }) : undefined,
     logger: {
       debug() {},
       info: (message, fields) => print("log", { level: "info", message, ...fields }),
@@ -71,12 +78,24 @@ async function agent(args: string[]): Promise<number> {
   );
 
   const control = parseHostPort(flag(args, "--control") ?? DEFAULT_CONTROL);
+  const reply = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+  };
   const server: Server = createServer((req, res) => {
-    if (req.url === "/members") {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ name: node.name, members: node.members() }));
+    if (req.method === "GET" && req.url === "/members") {
+      reply(res, 200, { name: node.name, members: node.members() });
+    } else if (req.method === "GET" && req.url === "/heads") {
+      reply(res, 200, { heads: Object.fromEntries(node.log.heads()) });
+    } else if (req.method === "POST" && req.url === "/append") {
+      readJson(req).then(async (body) => {
+        const { value, key, ack, timeout } = body as { value?: unknown; key?: string; ack?: AckMode; timeout?: number };
+        const bytes = new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value ?? null));
+        const at = await node.log.append(bytes, { key, ack: ack ?? "local", timeout });
+        reply(res, 200, at);
+      }).catch((err: Error) => reply(res, err.name === "QuorumError" ? 503 : 400, { error: err.message }));
     } else {
-      res.writeHead(404).end();
+      reply(res, 404, { error: "not found" });
     }
   });
   await new Promise<void>((resolve, reject) => {
@@ -96,6 +115,27 @@ async function agent(args: string[]): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   print("stopped", { name: node.name });
   return 0;
+}
+
+/** Reads a JSON request body of at most 1 MiB. */
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    req.on("data", (c: Uint8Array) => {
+      size += c.length;
+      if (size > 1 << 20) req.destroy(new Error("request body over 1 MiB"));
+      else chunks.push(c);
+    });
+    req.on("error", reject);
+    req.on("end", () => {
+      try {
+        resolve(JSON.parse(new TextDecoder().decode(Buffer.concat(chunks))));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
 }
 
 async function members(args: string[]): Promise<number> {
@@ -130,7 +170,7 @@ async function main(args: string[]): Promise<number> {
       return await runDemo({ out: process.stdout, live: process.stdout.isTTY === true });
     default:
       process.stderr.write(
-        "usage: response-cluster agent --config <file> [--name N] [--control host:port]\n" +
+        "usage: response-cluster agent --config <file> [--name N] [--control host:port] [--data-dir DIR]\n" +
           "       response-cluster members [--control host:port] [--json]\n" +
           "       response-cluster demo\n",
       );

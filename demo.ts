@@ -26,6 +26,14 @@ const text = new TextEncoder();
 const untext = new TextDecoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** In the live view, a moment after each step so a person can follow along. */
+async function pauseToWatch(draw: () => void): Promise<void> {
+  for (let i = 0; i < 15; i++) {
+    draw();
+    await sleep(100);
+  }
+}
+
 async function until(
   what: string,
   check: () => boolean,
@@ -55,9 +63,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), "response-cluster-demo-"));
   const nodes = new Map<string, Cluster>();
   const story: string[] = [];
-  const say = (line: string) => {
+  const say = async (line: string) => {
     story.push(line);
     if (!live) out.write(line + "\n");
+    else await pauseToWatch(draw);
   };
   const draw = () => {
     if (!live) return;
@@ -102,7 +111,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const allAlive = (n = 3) =>
       [...nodes.values()].every((x) => x.members().filter((m) => m.state === "alive").length === n);
     const t1 = await until("all three see three alive", () => allAlive(), 15_000, draw);
-    say(`joined: every node sees 3 alive members (${t1} ms)`);
+    await say(`joined: every node sees 3 alive members (${t1} ms)`);
 
     const expected: string[] = [];
     for (let i = 1; i <= 5; i++) {
@@ -119,10 +128,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       10_000,
       draw,
     );
-    say(
+    await say(
       `replicated: 5 appends on node-a (quorum-acknowledged) and a cache write on node-b visible everywhere (${t2} ms)`,
     );
-    say(
+    await say(
       `node-c reads cache map:center = ${
         untext.decode(c.cache.get("map:center") ?? new Uint8Array())
       }`,
@@ -130,7 +139,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
     await c.close();
     nodes.delete("node-c");
-    say("killed node-c (closed without leaving)");
+    await say("killed node-c (closed without leaving)");
     const failedOn = (x: Cluster) =>
       x.members().some((m) => m.name === "node-c" && m.state === "dead");
     const t3 = await until(
@@ -139,14 +148,14 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       60_000,
       draw,
     );
-    say(`detected: node-a and node-b declared node-c failed after ${t3} ms`);
+    await say(`detected: node-a and node-b declared node-c failed after ${t3} ms`);
 
     for (let i = 6; i <= 8; i++) {
       const value = `position update ${i}`;
       await a.log.append(text.encode(value), { ack: "quorum" });
       expected.push(value);
     }
-    say("appended 3 more entries on node-a while node-c was down");
+    await say("appended 3 more entries on node-a while node-c was down");
 
     const c2 = await start("node-c", cPorts, seed);
     const t4 = await until(
@@ -155,14 +164,14 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       60_000,
       draw,
     );
-    say(`recovered: node-c rejoined on its old ports with its file log and caught up (${t4} ms)`);
+    await say(`recovered: node-c rejoined on its old ports with its file log and caught up (${t4} ms)`);
 
     const ok: string[] = [];
     for (const [name, node] of nodes) {
       const got: string[] = [];
       for await (const e of node.log.read({ origin: "node-a" })) got.push(untext.decode(e.value));
       if (JSON.stringify(got) === JSON.stringify(expected)) ok.push(name);
-      else say(`MISMATCH on ${name}: ${got.length} of ${expected.length} entries`);
+      else await say(`MISMATCH on ${name}: ${got.length} of ${expected.length} entries`);
     }
     draw();
     const all = ok.length === 3 && c2.cache.get("map:center") !== undefined;
