@@ -248,7 +248,8 @@ export class Cluster {
         return;
       }
       this.#syncPeers();
-      this.emit(event, toClusterMember(m));
+      // Events tell about the others; this node's own state is in members().
+      if (m.name !== this.name) this.emit(event, toClusterMember(m));
     };
     ml.on("join", onMember("member-join"));
     ml.on("update", onMember("member-update"));

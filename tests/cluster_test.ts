@@ -151,6 +151,31 @@ describe("cluster() edge cases", () => {
     }
   });
 
+  it("keyring: members with the same key form a cluster, a node with another key is kept out", async () => {
+    const key = new Uint8Array(32).fill(7);
+    const a = await cluster(loopback(), { name: "key-a", keyring: [key] });
+    const b = await cluster(loopback({ members: [a.addresses.memberlist!] }), { name: "key-b", keyring: [key] });
+    const c = await cluster(loopback({ members: [a.addresses.memberlist!] }), {
+      name: "key-c",
+      keyring: [new Uint8Array(32).fill(9)],
+    });
+    try {
+      await until("a and b see each other", () => aliveCount(a) === 2 && aliveCount(b) === 2);
+      await sleep(1000);
+      assert.ok(!a.members().some((m) => m.name === "key-c"));
+      assert.equal(aliveCount(c), 1);
+      assert.ok(a.stats().memberlist!.rejected > 0, "a counted the packets it could not decrypt");
+      // rotation: a new primary on both keeps them together
+      const next = new Uint8Array(32).fill(8);
+      for (const n of [a, b]) await n.keyring!.addKey(next);
+      for (const n of [a, b]) await n.keyring!.useKey(next);
+      await sleep(500);
+      assert.equal(aliveCount(a), 2);
+    } finally {
+      await Promise.all([a.close(), b.close(), c.close()]);
+    }
+  });
+
   it("close() releases everything: the same ports bind again", async () => {
     const a = await cluster(loopback(), { name: "rebind" });
     const ports = { log: a.addresses.log!, ml: a.addresses.memberlist! };
