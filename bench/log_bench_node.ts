@@ -4,8 +4,8 @@
  *
  *   <runtime> log_bench_node.ts <name> <lan|wan>
  *
- * Values carry their send time (epoch ms, high resolution), so receivers measure
- * append-to-visible latency without any coordination.
+ * Values carry their send time (log_bench_value.ts), so receivers measure append-to-visible
+ * latency without any coordination.
  *
  * @module
  */
@@ -13,23 +13,14 @@ import { createInterface } from "node:readline";
 import { nodeNetwork } from "../transport/node.ts";
 import { presets } from "../presets/mod.ts";
 import { ReplicatedLog } from "../log/mod.ts";
+import { epochNow, sentAt, timedValue } from "./log_bench_value.ts";
 
 const args = (globalThis as { Deno?: { args: string[] } }).Deno?.args ?? process.argv.slice(2);
 const [name, env] = args as [string, "lan" | "wan"];
-const epochNow = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 function value(i: number): Uint8Array {
-  const doc = {
-    t: epochNow(),
-    node: name,
-    i,
-    user: `user-${i % 997}`,
-    action: i % 3 ? "view" : "click",
-  };
-  return encoder.encode(JSON.stringify(doc).padEnd(100, " "));
+  return timedValue(name, i);
 }
 
 function reply(msg: Record<string, unknown>): void {
@@ -53,11 +44,8 @@ let latencies: number[] = [];
 let collecting = false;
 log.subscribe((e) => {
   if (!collecting || e.origin === name) return;
-  try {
-    latencies.push(epochNow() - (JSON.parse(decoder.decode(e.value)) as { t: number }).t);
-  } catch {
-    // not a timed value
-  }
+  const t = sentAt(e.value);
+  if (!Number.isNaN(t)) latencies.push(epochNow() - t);
 });
 const total = (): number => [...log.heads().values()].reduce((a, b) => a + b, 0);
 

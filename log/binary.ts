@@ -184,6 +184,14 @@ export class ByteReader {
     return out;
   }
 
+  /** `n` bytes as a view of the input (no copy). */
+  view(n: number): Uint8Array {
+    this.#need(n);
+    const out = this.#buf.subarray(this.#pos, this.#pos + n);
+    this.#pos += n;
+    return out;
+  }
+
   /** Length-prefixed (u32) bytes. */
   blob(): Uint8Array {
     return this.raw(this.u32());

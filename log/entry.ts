@@ -88,15 +88,19 @@ export function writeEntryBody(w: ByteWriter, e: Entry): void {
   w.blob(e.value);
 }
 
-/** Reads a body written by {@link writeEntryBody}. */
-export function readEntryBody(r: ByteReader, origin: string, seq: number): Entry {
+/**
+ * Reads a body written by {@link writeEntryBody}. With `copy` false an unkeyed entry's value
+ * is a view of the input (the caller keeps the input for as long as the entry lives); keyed
+ * values are always copied, since a key's winner may outlive the rest of its batch by far.
+ */
+export function readEntryBody(r: ByteReader, origin: string, seq: number, copy = true): Entry {
   const wall = r.u64();
   const logical = r.u32();
   const flags = r.u8();
   if ((flags & ~F_KNOWN) !== 0) throw new DecodeError(`unknown entry flags ${flags}`);
   const key = (flags & F_KEY) !== 0 ? r.str() : undefined;
   const ttl = (flags & F_TTL) !== 0 ? r.u64() : undefined;
-  const value = r.blob();
+  const value = copy || key !== undefined ? r.blob() : r.view(r.u32());
   const tombstone = (flags & F_TOMBSTONE) !== 0;
   if (tombstone && key === undefined) throw new DecodeError("tombstone without key");
   if (ttl !== undefined && key === undefined) throw new DecodeError("ttl without key");

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { compareTimestamps, type Timestamp } from "./entry.ts";
+import type { Timestamp } from "./entry.ts";
 
 const MAX_LOGICAL = 0xffff_ffff;
 
@@ -56,7 +56,8 @@ export class HybridClock {
 
   /** Takes note of a remote timestamp so later local ones order after it. */
   observe(ts: Timestamp): void {
-    if (compareTimestamps(ts, { wall: this.#wall, logical: this.#logical }) > 0) {
+    // inline compareTimestamps: called for every applied entry, so no object per call
+    if (ts.wall > this.#wall || (ts.wall === this.#wall && ts.logical > this.#logical)) {
       this.#wall = ts.wall;
       this.#logical = ts.logical;
     }

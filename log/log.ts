@@ -26,7 +26,7 @@ import { HybridClock } from "./hlc.ts";
 import type { ReplicaData } from "./peer.ts";
 import { type LogPeer, Replicator } from "./replicator.ts";
 import { copyStats, createStats, type LogStats } from "./stats.ts";
-import { type CompactionResult, type LogStore, MemoryLogStore } from "./store.ts";
+import { type CompactionResult, type LogStore, MemoryLogStore, StoreError } from "./store.ts";
 import { EntryFeed, type EntrySubscription } from "./subscription.ts";
 import type { LogTuning } from "./tuning.ts";
 
@@ -61,6 +61,13 @@ export interface ReplicatedLogOptions {
   readonly quorumTimeoutMs?: number;
 }
 
+/** Which seqs of a group commit the store took (`error`: why the others were refused). */
+interface Stored {
+  readonly first: number;
+  readonly last: number;
+  readonly error?: unknown;
+}
+
 /** An operation on a closed log. */
 export class LogClosedError extends Error {
   constructor() {
@@ -78,6 +85,10 @@ const FRAME_SLACK = 256;
 
 /**
  * A replicated append-only log.
+ *
+ * Group commit: appends made before the store call runs (typically those of one tick) are
+ * stored together: one store call, so one record and one fsync in a `FileLogStore`, and one
+ * frame per peer.
  *
  * Quorum: `append(v, { ack: "quorum" })` resolves once a majority of the members holds the
  * entry, the members being this node plus the peers last given to `setPeers` (the alive
@@ -118,6 +129,11 @@ export class ReplicatedLog {
   #ownSeq = 0;
   #closed = false;
   #quorumTimeout: number;
+  #originBytes: number;
+  // group commit: own appends made before the store call runs share it (one record, one fsync)
+  #pending: Entry[] = [];
+  #pendingUrgent = false;
+  #pendingStored: Promise<Stored> | undefined;
 
   private constructor(options: ReplicatedLogOptions, store: LogStore, clock: Clock) {
     this.name = options.name;
@@ -127,6 +143,7 @@ export class ReplicatedLog {
     this.#maxFrameBytes = options.tuning?.maxFrameBytes ?? ISOLATED_MAX_FRAME;
     this.#hlc = new HybridClock(() => clock.now());
     this.#quorumTimeout = options.quorumTimeoutMs ?? 5000;
+    this.#originBytes = encoder.encode(this.origin).length;
     this.cache = new ReplicatedCache(
       this.#state,
       (key, value, tombstone, o) => {
@@ -231,7 +248,7 @@ export class ReplicatedLog {
     if (this.#closed) throw new LogClosedError();
     if (!(value instanceof Uint8Array)) throw new TypeError("value must be a Uint8Array");
     const size = value.length + (key === undefined ? 0 : encoder.encode(key).length) +
-      encoder.encode(this.origin).length;
+      this.#originBytes;
     if (size + FRAME_SLACK > this.#maxFrameBytes) {
       throw new RangeError(
         `entry of ${size} bytes exceeds the frame limit ${this.#maxFrameBytes}`,
@@ -251,21 +268,40 @@ export class ReplicatedLog {
     return e;
   }
 
-  async #commit(e: Entry, options: AppendOptions): Promise<AppendResult> {
+  #commit(e: Entry, options: AppendOptions): Promise<AppendResult> {
     const ack = options.ack ?? "local";
     const rep = this.#replicator; // undefined when isolated: this node alone is the majority
-    if (ack === "quorum") rep?.quorum.expect(e.seq);
-    const stored = this.#serial(() => this.#applyOwn(e));
+    if (ack === "quorum") {
+      rep?.quorum.expect(e.seq);
+      this.#pendingUrgent = true;
+    }
+    const stored = this.#enqueueOwn(e);
     const at: AppendResult = { origin: e.origin, seq: e.seq };
     if (ack === "none") {
       stored.catch(() => {});
-      return at;
+      return Promise.resolve(at);
     }
-    await stored;
+    const seq = e.seq;
     if (ack === "quorum" && rep !== undefined) {
-      await rep.quorum.wait(e.seq, options.timeout ?? this.#quorumTimeout);
+      const timeout = options.timeout ?? this.#quorumTimeout;
+      return stored.then((r) => {
+        if (seq < r.first || seq > r.last) throw r.error ?? new StoreError(`seq ${seq} not stored`);
+        return rep.quorum.wait(seq, timeout);
+      }).then(() => at);
     }
-    return at;
+    return stored.then((r) => {
+      if (seq < r.first || seq > r.last) throw r.error ?? new StoreError(`seq ${seq} not stored`);
+      return at;
+    });
+  }
+
+  /** Queues an own entry for the next group commit; resolves with what that commit stored. */
+  #enqueueOwn(e: Entry): Promise<Stored> {
+    this.#pending.push(e);
+    if (this.#pendingStored === undefined) {
+      this.#pendingStored = this.#serial(() => this.#flushOwn());
+    }
+    return this.#pendingStored;
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -274,18 +310,32 @@ export class ReplicatedLog {
     return run;
   }
 
-  async #applyOwn(e: Entry): Promise<void> {
+  /** Stores every queued own entry in one call, then applies, publishes and pushes them. */
+  async #flushOwn(): Promise<Stored> {
+    let batch = this.#pending;
+    const urgent = this.#pendingUrgent;
+    this.#pending = [];
+    this.#pendingUrgent = false;
+    this.#pendingStored = undefined;
+    // after a failed commit, entries numbered before the reset no longer follow the head
+    const head = this.#store.heads().get(this.origin) ?? 0;
+    const skip = batch.findIndex((e) => e.seq === head + 1);
+    if (skip < 0) return { first: 0, last: -1, error: new StoreError("append after a failure") };
+    if (skip > 0) batch = batch.slice(skip);
     try {
-      await this.#store.append([e]);
+      await this.#store.append(batch);
     } catch (err) {
       // keep later appends gap-free: continue from what the store really holds
-      this.#ownSeq = Math.max(this.#store.heads().get(this.origin) ?? 0, e.seq - 1);
-      throw err;
+      this.#ownSeq = this.#store.heads().get(this.origin) ?? 0;
+      return { first: 0, last: -1, error: err };
     }
-    this.#state.apply(e);
-    this.#feed.publish(e);
-    this.#stats.entriesAppended++;
-    this.#replicator?.notifyAppend();
+    for (const e of batch) {
+      this.#state.apply(e);
+      this.#feed.publish(e);
+    }
+    this.#stats.entriesAppended += batch.length;
+    this.#replicator?.notifyAppend(urgent);
+    return { first: batch[0].seq, last: batch[batch.length - 1].seq };
   }
 
   #applyRemote(origin: string, entries: Entry[]): Promise<void> {

@@ -93,13 +93,17 @@ export interface EntriesBatch {
   readonly entries: Entry[];
 }
 
-/** Encodes an Entries payload; `entries` must be consecutive and of `origin`. */
+/**
+ * Encodes an Entries payload; `entries` must be consecutive and of `origin`. `sizeHint`:
+ * the expected payload size, so the buffer is allocated once.
+ */
 export function encodeEntries(
   origin: string,
   entries: readonly Entry[],
   ackRequested: boolean,
+  sizeHint = 256,
 ): Uint8Array {
-  const w = new ByteWriter(256);
+  const w = new ByteWriter(sizeHint + 64);
   w.str(origin);
   w.u8(ackRequested ? F_ACK : 0);
   w.u64(entries.length > 0 ? entries[0].seq : 1);
@@ -119,7 +123,8 @@ export function decodeEntries(p: Uint8Array): EntriesBatch {
   const n = r.u32();
   if (first < 1 || first + n > Number.MAX_SAFE_INTEGER) throw new DecodeError("bad first seq");
   const entries: Entry[] = [];
-  for (let i = 0; i < n; i++) entries.push(readEntryBody(r, origin, first + i));
+  // values stay views of the frame: one allocation per frame, not per entry
+  for (let i = 0; i < n; i++) entries.push(readEntryBody(r, origin, first + i, false));
   r.end();
   return { origin, ackRequested: (flags & F_ACK) !== 0, entries };
 }

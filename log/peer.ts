@@ -15,13 +15,13 @@
 import type { Clock, Stream, TimerHandle } from "../transport/types.ts";
 import { DecodeError } from "./binary.ts";
 import { type Entry, ENTRY_BODY_OVERHEAD } from "./entry.ts";
-import { deflate, encodeFrame, type Frame, FrameDecoder, FrameError, FrameType } from "./frames.ts";
+import { type FrameCache, packFrame } from "./frame_cache.ts";
+import { type Frame, FrameDecoder, FrameError, FrameType } from "./frames.ts";
 import {
   decodeEntries,
   decodeHeads,
   decodeHello,
   decodeSnapshot,
-  encodeEntries,
   encodeHeads,
   encodeHello,
   encodeSnapshot,
@@ -63,6 +63,8 @@ export interface SessionHost {
   readonly quorum: QuorumTracker;
   /** The log. */
   readonly data: ReplicaData;
+  /** Entries frames shared by the connections. */
+  readonly frames: FrameCache;
   /** Handshake done; false refuses the connection. */
   opened(session: PeerSession): boolean;
   /** The connection is gone (called once per session, opened or not). */
@@ -70,6 +72,21 @@ export interface SessionHost {
 }
 
 type SessionState = "hello" | "open" | "closed";
+
+// a pump run writes its frames in chunks of about this size (one write, not one per frame)
+const WRITE_CHUNK = 64 * 1024;
+// the pump waits while this many bytes are handed to the socket and not yet written
+const SEND_HIGH_WATER = 4 * 1024 * 1024;
+
+function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
 
 class PeerRejected extends Error {
   readonly reason: RejectReason;
@@ -96,6 +113,12 @@ export class PeerSession {
   #synced = false;
   #pumping = false;
   #registered = false;
+  // outgoing frames gathered in this tick, written together
+  #out: Uint8Array[] = [];
+  #outBytes = 0;
+  #flushQueued = false;
+  #unwritten = 0;
+  #drained: (() => void) | undefined;
 
   /**
    * Creates an instance.
@@ -151,6 +174,9 @@ export class PeerSession {
     this.#state = "closed";
     if (this.#timer !== undefined) this.#host.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#out = [];
+    this.#outBytes = 0;
+    this.#wake();
     this.stream.close();
     this.#host.closed(this);
   }
@@ -292,12 +318,23 @@ export class PeerSession {
         const origin = this.#pick();
         if (origin === undefined) break;
         if (!(await this.#sendNext(origin))) break;
+        if (this.#outBytes >= WRITE_CHUNK) this.#flush();
+        while (this.#unwritten > SEND_HIGH_WATER && this.#state === "open") {
+          await new Promise<void>((resolve) => (this.#drained = resolve));
+        }
       }
+      this.#flush();
     } catch {
       this.close();
     } finally {
       this.#pumping = false;
     }
+  }
+
+  #wake(): void {
+    const d = this.#drained;
+    this.#drained = undefined;
+    d?.();
   }
 
   /** Sends the next batch or snapshot chunk of `origin`; false when nothing could be sent. */
@@ -327,31 +364,51 @@ export class PeerSession {
       const through = cut && batch.length > 0 ? batch[batch.length - 1].seq : floor;
       this.#remote.set(origin, through);
       h.stats.snapshotsSent++;
-      await this.#send(FrameType.Snapshot, encodeSnapshot(origin, through, batch), true);
+      this.#send(FrameType.Snapshot, encodeSnapshot(origin, through, batch), true);
       return true;
     }
     if (batch.length === 0) return false; // the store lacks what its head promises: wait for a digest
     const last = batch[batch.length - 1].seq;
     this.#remote.set(origin, last);
     const ack = origin === h.origin && h.quorum.wanted > have;
-    await this.#send(FrameType.Entries, encodeEntries(origin, batch, ack), true);
+    this.#queue(h.frames.entries(origin, batch, ack, bytes, h.tuning.compress));
     return true;
   }
 
-  #send(type: number, payload: Uint8Array, compressible = false): Promise<void> {
-    if (this.#state === "closed") return Promise.resolve();
-    let body = payload;
-    let compressed = false;
-    if (compressible && this.#host.tuning.compress && payload.length > 32) {
-      const d = deflate(payload);
-      if (d.length < payload.length) {
-        body = d;
-        compressed = true;
-      }
-    }
-    const frame = encodeFrame(type, body, compressed);
+  /**
+   * Queues a frame. Frames of one tick go out in one write: the pump's at the end of its run
+   * (or every {@link WRITE_CHUNK}), any other in a microtask, so nothing waits for a timer.
+   */
+  #send(type: number, payload: Uint8Array, compressible = false): void {
+    if (this.#state === "closed") return;
+    this.#queue(packFrame(type, payload, compressible && this.#host.tuning.compress));
+  }
+
+  #queue(frame: Uint8Array): void {
+    if (this.#state === "closed") return;
     this.#host.stats.framesOut++;
     this.#host.stats.bytesOut += frame.length;
-    return this.stream.write(frame).catch(() => this.close());
+    this.#out.push(frame);
+    this.#outBytes += frame.length;
+    if (!this.#pumping && !this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => {
+        this.#flushQueued = false;
+        this.#flush();
+      });
+    }
+  }
+
+  #flush(): void {
+    if (this.#state === "closed" || this.#outBytes === 0) return;
+    const n = this.#outBytes;
+    const bytes = this.#out.length === 1 ? this.#out[0] : concat(this.#out, n);
+    this.#out = [];
+    this.#outBytes = 0;
+    this.#unwritten += n;
+    this.stream.write(bytes).then(() => {
+      this.#unwritten -= n;
+      if (this.#unwritten <= SEND_HIGH_WATER) this.#wake();
+    }, () => this.close());
   }
 }

@@ -17,6 +17,7 @@ import type {
   TimerHandle,
   Transport,
 } from "../transport/types.ts";
+import { FrameCache } from "./frame_cache.ts";
 import { PeerSession, type ReplicaData, type SessionHost } from "./peer.ts";
 import { QuorumTracker } from "./quorum.ts";
 import type { LogStats } from "./stats.ts";
@@ -79,6 +80,8 @@ export class Replicator implements SessionHost {
   readonly quorum: QuorumTracker;
   /** The log data. */
   readonly data: ReplicaData;
+  /** Entries frames shared by the connections. */
+  readonly frames: FrameCache = new FrameCache();
   #transport: Transport;
   #peers = new Map<string, HostPort>();
   #sessions = new Map<string, PeerSession>();
@@ -140,10 +143,18 @@ export class Replicator implements SessionHost {
     this.#dialMissing();
   }
 
-  /** A local append happened: push it now, or within the batch window. */
-  notifyAppend(): void {
+  /**
+   * Local appends happened: push them now, or within the batch window. `urgent` (a quorum
+   * append waits for acks) sends the gathered batch at once: a quorum append must not pay a
+   * batch window per round trip; appends without a waiter keep batching.
+   */
+  notifyAppend(urgent = false): void {
     if (this.#closed) return;
-    if (this.tuning.pushMode === "immediate") {
+    if (this.tuning.pushMode === "immediate" || urgent) {
+      if (this.#batchTimer !== undefined) {
+        this.clock.clearTimeout(this.#batchTimer);
+        this.#batchTimer = undefined;
+      }
       for (const s of this.#sessions.values()) s.kick();
       return;
     }

@@ -17,7 +17,11 @@
  * ```
  */
 export interface LogTuning {
-  /** "immediate": each append goes to connected peers at once; "batched": within a window. */
+  /**
+   * "immediate": each append goes to connected peers at once (appends of one tick share a
+   * frame); "batched": within a window, except that a waiting quorum append sends the
+   * gathered batch at once.
+   */
   pushMode: "immediate" | "batched";
   /** Batched mode: how long appends gather before they are sent (ms). */
   batchWindowMs: number;

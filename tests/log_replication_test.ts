@@ -121,6 +121,27 @@ describe("replicated log on loopback", () => {
     await waitFor(() => converged([a, b, c], { a: 200, b: 200, c: 10 }), "convergence");
   });
 
+  it("batched mode sends at once for a waiting quorum append, and keeps batching the rest", async () => {
+    // a batch window and sync interval far beyond the test: only an immediate flush delivers
+    const slow = { ...wanTuning, batchWindowMs: 600_000, syncIntervalMs: 600_000 };
+    const [a, b, c] = await start(["a", "b", "c"], slow);
+    wire([a, b, c]);
+    await waitFor(() => [a, b, c].every((l) => l.connectedPeers().length === 2), "connections");
+    for (let i = 1; i <= 5; i++) {
+      const at = await a.appendText(`q${i}`, { ack: "quorum", timeout: 5000 });
+      assert.equal(at.seq, i);
+    }
+    await waitFor(() => b.heads().get("a") === 5 && c.heads().get("a") === 5, "quorum pushes");
+    // an append nobody waits on stays in the batch window
+    await a.appendText("lazy", { ack: "local" });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(b.heads().get("a"), 5);
+    assert.equal(c.heads().get("a"), 5);
+    // the next quorum append takes it along
+    await a.appendText("q6", { ack: "quorum", timeout: 5000 });
+    await waitFor(() => converged([a, b, c], { a: 7 }), "batch flushed with the quorum append");
+  });
+
   it("quorum appends resolve with 3 up and time out with QuorumError when 2 of 3 are closed", async () => {
     const [a, b, c] = await start(["a", "b", "c"]);
     wire([a, b, c]);

@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { DecodeError } from "../log/binary.ts";
 import { compareLww, decodeEntry, encodeEntry, type Entry } from "../log/entry.ts";
 import { encodeFrame, FrameDecoder, FrameError, FrameType } from "../log/frames.ts";
+import { FrameCache } from "../log/frame_cache.ts";
 import {
   decodeEntries,
   decodeHeads,
@@ -122,6 +123,25 @@ describe("frames and messages", () => {
       const batch = decodeEntries(got[2].payload);
       assert.equal(batch.ackRequested, true);
       assert.deepEqual(batch.entries, [entry("a", 4), entry("a", 5)]);
+    }
+  });
+
+  it("shares an Entries frame between peers asking for the same batch, and only then", () => {
+    const cache = new FrameCache();
+    const batch = [entry("a", 4), entry("a", 5, { key: "k", value: new Uint8Array(64) })];
+    const f1 = cache.entries("a", batch, false, 256, true);
+    assert.equal(cache.entries("a", [...batch], false, 256, true), f1);
+    assert.equal(cache.hits, 1);
+    assert.notEqual(cache.entries("a", batch, true, 256, true), f1); // ack flag differs
+    assert.notEqual(cache.entries("a", batch.slice(0, 1), true, 256, true), f1);
+    assert.notEqual(cache.entries("a", batch, true, 256, false), f1);
+    assert.equal(cache.hits, 1);
+    // what it built decodes to the batch, compressed or not
+    for (const compress of [true, false]) {
+      const frame = new FrameCache().entries("a", batch, true, 256, compress);
+      const [got] = new FrameDecoder(1 << 20).push(frame);
+      assert.equal(got.type, FrameType.Entries);
+      assert.deepEqual(decodeEntries(got.payload).entries, batch);
     }
   });
 
