@@ -1,0 +1,351 @@
+/**
+ * Builds the side-by-side summary of every benchmark from bench/results/*.json: one row per
+ * measure with ours on Deno, ours on Node, the anchor (Go memberlist, NATS JetStream R3, or
+ * Serf's convergence model), the ratio ours/anchor, the goal and whether it is met.
+ *
+ * Goals: ratios against the anchor. "lower" measures (time, bytes, lag, memory) meet their
+ * goal when ours/anchor ≤ the bound; "higher" ones (throughput) when ours/anchor ≥ it.
+ *
+ * @module
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** One step of bench/run and how it ended. */
+export interface StepStatus {
+  name: string;
+  ok: boolean;
+  seconds: number;
+  error?: string;
+}
+
+/** One row of the table. */
+export interface Row {
+  measure: string;
+  deno: number | null;
+  node: number | null;
+  anchor: number | null;
+  anchorName: string;
+  unit: string;
+  ratioDeno: number | null;
+  ratioNode: number | null;
+  goal: string;
+  met: boolean | null;
+  note: string;
+}
+
+type Json = Record<string, unknown>;
+
+function load(dir: string, file: string): Json | null {
+  const p = join(dir, file);
+  if (!existsSync(p)) return null;
+  try {
+    return JSON.parse(readFileSync(p, "utf8")) as Json;
+  } catch {
+    return null;
+  }
+}
+
+function list(doc: Json | null): Json[] {
+  const r = doc?.results;
+  return Array.isArray(r) ? (r as Json[]) : [];
+}
+
+function num(v: unknown): number | null {
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
+}
+
+function path(o: unknown, ...keys: string[]): unknown {
+  let v: unknown = o;
+  for (const k of keys) v = v !== null && typeof v === "object" ? (v as Json)[k] : undefined;
+  return v;
+}
+
+interface Spec {
+  measure: string;
+  unit: string;
+  anchorName: string;
+  dir: "lower" | "higher";
+  bound: number;
+  steps: string[];
+  deno: number | null;
+  node: number | null;
+  anchor: number | null;
+  note?: string;
+}
+
+function row(s: Spec, steps: StepStatus[]): Row {
+  const ratio = (x: number | null): number | null =>
+    x === null || s.anchor === null || s.anchor === 0 ? null : x / s.anchor;
+  const rd = ratio(s.deno);
+  const rn = ratio(s.node);
+  const ok = (r: number | null): boolean | null =>
+    r === null ? null : s.dir === "lower" ? r <= s.bound : r >= s.bound;
+  const verdicts = [ok(rd), ok(rn)].filter((v) => v !== null);
+  const failed = steps.filter((st) => s.steps.includes(st.name) && !st.ok);
+  const notes = [s.note ?? "", ...failed.map((f) => `${f.name} failed: ${f.error ?? "?"}`)]
+    .filter((n) => n !== "");
+  return {
+    measure: s.measure,
+    deno: s.deno,
+    node: s.node,
+    anchor: s.anchor,
+    anchorName: s.anchorName,
+    unit: s.unit,
+    ratioDeno: rd,
+    ratioNode: rn,
+    goal: s.anchorName === "—"
+      ? "— (no anchor; reported)"
+      : `ours/anchor ${s.dir === "lower" ? "≤" : "≥"} ${s.bound}`,
+    met: verdicts.length === 0 ? null : verdicts.every((v) => v),
+    note: notes.join("; "),
+  };
+}
+
+/** All rows, from what the results directory holds. */
+export function buildRows(dir: string, steps: StepStatus[]): Row[] {
+  const rows: Row[] = [];
+  const det = list(load(dir, "detection.json"));
+  for (const preset of ["local", "lan"]) {
+    const med = (impl: string): number | null =>
+      num(det.find((e) => e.impl === impl && e.preset === preset)?.medianAllDeadMs);
+    const toS = (x: number | null): number | null => (x === null ? null : x / 1000);
+    rows.push(row({
+      measure: `failure detection, ${preset} (median kill → all survivors declare dead)`,
+      unit: "s",
+      anchorName: "Go memberlist v0.2.2",
+      dir: "lower",
+      bound: 1.1,
+      steps: ["detection"],
+      deno: toS(med("ts-deno")),
+      node: toS(med("ts-node")),
+      anchor: toS(med("go")),
+    }, steps));
+  }
+
+  const ssDeno = list(load(dir, "steady_state.json"));
+  const ssNode = list(load(dir, "steady_state-node.json"));
+  const ss = (l: Json[], impl: string): number | null =>
+    num(l.find((e) => e.impl === impl)?.bytesPerNodePerSec);
+  rows.push(row({
+    measure: "steady-state bytes per node per second (10 nodes, lan, received payload)",
+    unit: "B/s",
+    anchorName: "Go memberlist (9 Go + 1 ours, at ours)",
+    dir: "lower",
+    bound: 1.1,
+    steps: ["steady-state (deno)", "steady-state (node)"],
+    deno: ss(ssDeno, "ts"),
+    node: ss(ssNode, "ts"),
+    anchor: ss(ssDeno, "go"),
+  }, steps));
+
+  // bench/sim.ts: real nodes on the simulated network, against Serf's convergence model.
+  const sims = list(load(dir, "sim.json"));
+  const simNote = sims.length === 0 ? "bench/sim.ts results not present" : "";
+  const simAt = (n: number): Json | undefined =>
+    sims.find((e) => e.preset === "lan" && e.n === n && e.loss === 0);
+  const simNs = [...new Set(sims.filter((e) => e.preset === "lan" && e.loss === 0).map((e) => e.n))]
+    .filter((n): n is number => typeof n === "number").sort((a, b) => a - b);
+  for (const n of simNs.length > 0 ? simNs : [1000]) {
+    const e = simAt(n);
+    const ms = (k: string): number | null => {
+      const v = num(e?.[k]);
+      return v === null ? null : v / 1000;
+    };
+    rows.push(row({
+      measure: `simulated convergence of a join, lan, N = ${n} (join → 99.99 % see it alive)`,
+      unit: "s",
+      anchorName: "Serf convergence model",
+      dir: "lower",
+      bound: 1,
+      steps: ["simulation"],
+      deno: ms("joinMs"),
+      node: null,
+      anchor: ms("serfModelMs"),
+      note: simNote,
+    }, steps));
+    rows.push(row({
+      measure: `simulated dissemination of a death, lan, N = ${n} (first → 99.99 % declare dead)`,
+      unit: "s",
+      anchorName: "Serf convergence model",
+      dir: "lower",
+      bound: 1,
+      steps: ["simulation"],
+      deno: ms("failureSpreadMs"),
+      node: null,
+      anchor: ms("serfModelMs"),
+      note: simNote,
+    }, steps));
+  }
+  const big = simAt(simNs.at(-1) ?? 1000);
+  rows.push(row({
+    measure: `simulated bytes per node per second, lan, N = ${num(big?.n) ?? "?"}`,
+    unit: "B/s",
+    anchorName: "Serf bandwidth estimate (upper bound)",
+    dir: "lower",
+    bound: 1,
+    steps: ["simulation"],
+    deno: num(big?.bytesPerNodePerSec),
+    node: null,
+    anchor: num(big?.serfBytesPerNodePerSec),
+    note: simNote,
+  }, steps));
+  const simHeap = num(big?.heapBytesPerMember);
+  const ssHeap = num(ssDeno.find((e) => e.impl === "ts")?.heapPerNodeBytes);
+  const ssHeapNode = num(ssNode.find((e) => e.impl === "ts")?.heapPerNodeBytes);
+  rows.push(row({
+    measure: `heap per known member, simulated lan cluster of N = ${num(big?.n) ?? "?"}`,
+    unit: "bytes",
+    anchorName: "—",
+    dir: "lower",
+    bound: 1,
+    steps: ["simulation"],
+    deno: simHeap,
+    node: null,
+    anchor: null,
+    note: "heap growth of the whole simulation / N²; Go exposes no heap figure",
+  }, steps));
+  rows.push(row({
+    measure: "heap per Memberlist instance, 10-node loopback cluster",
+    unit: "bytes",
+    anchorName: "—",
+    dir: "lower",
+    bound: 1,
+    steps: ["steady-state (deno)", "steady-state (node)"],
+    deno: ssHeap,
+    node: ssHeapNode,
+    anchor: null,
+    note: "heap growth after creating and converging 10 nodes, / 10",
+  }, steps));
+
+  // bench/log_bench.ts runs our log and, as its anchor, a 3-node JetStream cluster (R3).
+  const logDocDeno = load(dir, "log.json");
+  const logDeno = list(logDocDeno);
+  const logNode = list(load(dir, "log-node.json"));
+  const js = logDocDeno?.jetstream as Json | null | undefined;
+  const jsOk = js !== null && js !== undefined && !("error" in js);
+  const lan = (l: Json[]): Json | undefined => l.find((e) => e.environment === "lan") ?? l[0];
+  const jsNote = jsOk
+    ? ""
+    : `no JetStream anchor in log.json${js && "error" in js ? `: ${String(js.error)}` : ""}`;
+  const logRows: [
+    string,
+    string,
+    "lower" | "higher",
+    (e: Json | undefined) => unknown,
+    string[],
+  ][] = [
+    [
+      "log throughput, lan (entries applied per second per replica, 3 writers)",
+      "entries/s",
+      "higher",
+      (e) => path(e, "throughput", "appliedPerSecPerReplica"),
+      ["throughput", "storedPerSecPerReplica"],
+    ],
+    [
+      "log lag p99, lan (append → visible on another replica, fixed rate)",
+      "ms",
+      "lower",
+      (e) => path(e, "latency", "p99Ms"),
+      ["kvWatch", "p99Ms"],
+    ],
+    [
+      "quorum appends, one at a time (lan)",
+      "appends/s",
+      "higher",
+      (e) => path(e, "quorum", "sequentialPerSec"),
+      ["sync", "perSec"],
+    ],
+    [
+      "quorum appends, 64 in flight (lan)",
+      "appends/s",
+      "higher",
+      (e) => path(e, "quorum", "concurrent64PerSec"),
+      ["async64PerSec"],
+    ],
+  ];
+  for (const [measure, unit, dir2, get, jsPath] of logRows) {
+    rows.push(row({
+      measure,
+      unit,
+      anchorName: "NATS JetStream, 3 replicas",
+      dir: dir2,
+      bound: 1,
+      steps: ["log (deno)", "log (node)"],
+      deno: num(get(lan(logDeno))),
+      node: num(get(lan(logNode))),
+      anchor: jsOk ? num(path(js, ...jsPath)) : null,
+      note: jsNote,
+    }, steps));
+  }
+
+  const fz = load(dir, "fuzz.json");
+  const fzn = load(dir, "fuzz-node.json");
+  const fuzzOk = (d: Json | null): boolean | null =>
+    d === null ? null : d.failedProperties === 0 && d.floodOk === true &&
+      Array.isArray(d.escapedExceptions) && d.escapedExceptions.length === 0;
+  const verdicts = [fuzzOk(fz), fuzzOk(fzn)].filter((v) => v !== null);
+  rows.push({
+    measure: "fuzz: decoder cases per second (failures must be 0, flooded node must stay alive)",
+    deno: num(fz?.casesPerSec),
+    node: num(fzn?.casesPerSec),
+    anchor: null,
+    anchorName: "—",
+    unit: "cases/s",
+    ratioDeno: null,
+    ratioNode: null,
+    goal: "0 failed properties, 0 escaped exceptions, flood survived",
+    met: verdicts.length === 0 ? null : verdicts.every((v) => v),
+    note: [fz, fzn].filter((d) =>
+      d !== null
+    ).map((d) =>
+      `${path(d, "machine", "runtime")}: ${d!.cases} cases, ${d!.failedProperties} failed`
+    ).join("; ") +
+      steps.filter((s) => s.name.startsWith("fuzz") && !s.ok).map((s) =>
+        `; ${s.name} failed: ${s.error ?? "?"}`
+      ).join(""),
+  });
+  return rows;
+}
+
+function cell(x: number | null): string {
+  if (x === null) return "—";
+  if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString("en-US");
+  if (Math.abs(x) >= 10) return x.toFixed(1);
+  if (Math.abs(x) >= 0.1 || x === 0) return x.toFixed(2);
+  return x.toPrecision(2);
+}
+
+/** The markdown table (plus step status lines). */
+export function markdown(rows: Row[], steps: StepStatus[], command: string, when: string): string {
+  const lines = [
+    `Benchmarks, ${when}. Command: \`${command}\``,
+    "",
+    "| measure | ours on Deno | ours on Node | anchor | ratio ours/anchor (Deno / Node) | goal | met? |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const r of rows) {
+    const ratio = r.ratioDeno === null && r.ratioNode === null
+      ? "—"
+      : `${cell(r.ratioDeno)} / ${cell(r.ratioNode)}`;
+    const met = r.met === null ? "n/a" : r.met ? "yes" : "**no**";
+    const anchor = r.anchor === null && r.anchorName === "—"
+      ? "—"
+      : `${cell(r.anchor)} ${r.anchorName}`;
+    lines.push(
+      `| ${r.measure} (${r.unit}) | ${cell(r.deno)} | ${
+        cell(r.node)
+      } | ${anchor} | ${ratio} | ${r.goal} | ${met}${
+        r.note ? ` (${r.note.replaceAll("|", "/").replaceAll("\n", " ").slice(0, 300)})` : ""
+      } |`,
+    );
+  }
+  lines.push("", "| step | result | seconds |", "| --- | --- | --- |");
+  for (const s of steps) {
+    const res = s.ok
+      ? "ok"
+      : `failed: ${(s.error ?? "?").replaceAll("|", "/").replaceAll("\n", " ").slice(0, 200)}`;
+    lines.push(`| ${s.name} | ${res} | ${Math.round(s.seconds)} |`);
+  }
+  return lines.join("\n") + "\n";
+}
