@@ -18,7 +18,11 @@
  * Recovery: on open, records are replayed; the first torn or corrupted record (short
  * header, short payload, bad length, CRC mismatch, undecodable or out-of-order content) and
  * everything after it are cut off (the segment is truncated there and later segments are
- * deleted), so the store always holds a gap-free prefix of what was written.
+ * deleted), so every origin's log is a gap-free prefix of what was written to it. Limit: a
+ * non-final segment that loses whole records at its end (cut exactly between records, emptied
+ * or deleted by something outside the store) cannot be detected by any checksum; the later
+ * segments are then kept. Each origin still holds a gap-free prefix (out-of-order content is
+ * cut), but the store as a whole is then not a prefix of the write order.
  *
  * Compaction writes the surviving state into a new segment that starts with a Base record
  * (written to a temporary file, flushed, then renamed), then deletes the older segments; a
