@@ -53,6 +53,14 @@ export interface MemberlistTuning {
   disableTcpPings: boolean;
   /** After this long, a dead name may come back at another address; 0 = never. */
   deadNodeReclaimMs: number;
+  /**
+   * Every this often, re-join one random member declared dead (not left), with probability
+   * failed / alive, as Serf's ReconnectInterval does: this heals partitions that outlived
+   * suspicion and gossip-to-the-dead. Default 30,000; 0 disables.
+   */
+  reconnectIntervalMs?: number;
+  /** How long a failed member's address is kept for reconnecting. Default 24 h (Serf). */
+  reconnectTimeoutMs?: number;
 }
 
 /**
@@ -222,6 +230,18 @@ export interface MemberlistCounters {
   refutations: number;
   /** Suspicion timeouts that fired with fewer confirmations than wanted (Lifeguard degraded). */
   degradedTimeouts: number;
+  /** Re-join attempts to failed members (see `reconnectIntervalMs`). */
+  reconnects: number;
+  /**
+   * Accusations sent straight to a member that announced itself alive with an incarnation
+   * older than the death or suspicion we hold about it (a restarted node), so it refutes.
+   */
+  accusationsSent: number;
+  /**
+   * Pings sent before believing an alive that would bring a dead or reaped member back (it
+   * may be a replay of state from before its death, memberlist#312).
+   */
+  revivalChecks: number;
 }
 
 /**
@@ -251,6 +271,10 @@ export const PROTOCOL_VERSION_MIN = 1;
  * ```
  */
 export const PROTOCOL_VERSION_MAX = 5;
+/** Default time between reconnect rounds (Serf ReconnectInterval). */
+export const DEFAULT_RECONNECT_INTERVAL_MS = 30_000;
+/** Default time a failed member (and a reaped member's tombstone) is kept (Serf ReconnectTimeout). */
+export const DEFAULT_RECONNECT_TIMEOUT_MS: number = 24 * 3600_000;
 /** In-flight inbound push/pull limit (maxPushPullRequests). */
 export const MAX_PUSH_PULL_REQUESTS = 128;
 /** Largest stream payload accepted (maxPushStateBytes). */
@@ -288,6 +312,8 @@ export function validateTuning(t: MemberlistTuning): void {
     "pushPullIntervalMs",
     "deadNodeReclaimMs",
   ];
+  const optional: (keyof MemberlistTuning)[] = ["reconnectIntervalMs", "reconnectTimeoutMs"];
+  for (const k of optional) if (t[k] !== undefined) nonNegative.push(k);
   for (const k of nonNegative) {
     const v = t[k];
     if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {

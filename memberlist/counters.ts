@@ -57,6 +57,9 @@ export class Counters {
     pushPullsOut: 0,
     refutations: 0,
     degradedTimeouts: 0,
+    reconnects: 0,
+    accusationsSent: 0,
+    revivalChecks: 0,
   };
 
   /** One datagram received. */
@@ -95,7 +98,10 @@ export class Counters {
       | "pushPullsIn"
       | "pushPullsOut"
       | "refutations"
-      | "degradedTimeouts",
+      | "degradedTimeouts"
+      | "reconnects"
+      | "accusationsSent"
+      | "revivalChecks",
   ): void {
     this.c[key]++;
   }

@@ -6,32 +6,9 @@
  */
 import { CodecError } from "./errors.ts";
 import { MessageType } from "./messages.ts";
+import { crc32 } from "../transport/crc32.ts";
 
-const TABLE: Uint32Array = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/**
- * CRC-32 (IEEE 802.3 polynomial, as Go's `crc32.ChecksumIEEE`).
- *
- * @example
- * ```ts
- * crc32(new TextEncoder().encode("123456789")); // 0xcbf43926
- * ```
- * @param data the bytes
- * @returns the unsigned 32-bit checksum
- */
-export function crc32(data: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+export { crc32 };
 
 /**
  * Wraps a payload in the CRC envelope.

@@ -5,12 +5,10 @@
  * @module
  */
 import { CodecError } from "./errors.ts";
-import type { MsgpackValue } from "./msgpack.ts";
+import { decodeText, type MsgpackValue } from "./msgpack.ts";
 
 /** A decoded msgpack map. */
 export type MsgpackMap = { [key: string]: MsgpackValue };
-
-const textDecoder = new TextDecoder();
 
 /**
  * Checks that a decoded value is a map.
@@ -105,6 +103,6 @@ export function strField(m: MsgpackMap, key: string): string {
   const v = m[key];
   if (v === undefined || v === null) return "";
   if (typeof v === "string") return v;
-  if (v instanceof Uint8Array) return textDecoder.decode(v);
+  if (v instanceof Uint8Array) return decodeText(v, 0, v.length);
   throw new CodecError(`field ${key}: expected a string`);
 }

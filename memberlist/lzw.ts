@@ -24,40 +24,24 @@ export const MAX_DECOMPRESSED_BYTES: number = 40 * 1024 * 1024;
 /** The only compression algorithm memberlist knows. */
 export const LZW_ALGO: number = 0;
 
-/** LSB-first bit packer. */
-class BitWriter {
-  out: Uint8Array;
-  len = 0;
-  bits = 0;
-  nBits = 0;
+// Scratch state shared by every call (calls never overlap: they are synchronous). The
+// compressor's dictionary (at most 4096 entries) is an open-addressing hash table small enough
+// to stay in cache, its slots tagged with a generation number instead of being cleared, so a
+// packet costs no Map and no allocation but its output.
+const DICT_BITS = 13;
+const DICT_MASK = (1 << DICT_BITS) - 1;
+const dictKeys = new Int32Array(1 << DICT_BITS);
+const dictCodes = new Uint16Array(1 << DICT_BITS);
+const dictGens = new Uint32Array(1 << DICT_BITS);
+let dictGen = 0;
+let scratch: Uint8Array = new Uint8Array(4096);
 
-  constructor(capacity: number) {
-    this.out = new Uint8Array(capacity);
+function nextGeneration(): number {
+  if (++dictGen === 0xffffffff) {
+    dictGens.fill(0);
+    dictGen = 1;
   }
-
-  write(code: number, width: number): void {
-    this.bits |= code << this.nBits;
-    this.nBits += width;
-    while (this.nBits >= 8) {
-      this.push(this.bits & 0xff);
-      this.bits >>>= 8;
-      this.nBits -= 8;
-    }
-  }
-
-  push(b: number): void {
-    if (this.len === this.out.length) {
-      const next = new Uint8Array(this.out.length * 2);
-      next.set(this.out);
-      this.out = next;
-    }
-    this.out[this.len++] = b;
-  }
-
-  finish(): Uint8Array {
-    if (this.nBits > 0) this.push(this.bits & 0xff);
-    return this.out.slice(0, this.len);
-  }
+  return dictGen;
 }
 
 /**
@@ -71,52 +55,81 @@ class BitWriter {
  * @returns the compressed stream
  */
 export function lzwCompress(data: Uint8Array): Uint8Array {
-  const w = new BitWriter(Math.max(16, (data.length * 3) >> 1));
-  w.write(CLEAR, 9);
+  // 12-bit codes for every input byte, plus clears and the end code, is the worst case.
+  const need = 16 + ((data.length * 3) >> 1) + ((data.length >> 10) + 2) * 4;
+  if (scratch.length < need) scratch = new Uint8Array(need);
+  const out = scratch;
+  let len = 0;
+  let bits = 0;
+  let nBits = 0;
+  // writes `code` in `width` bits, LSB first
+  const write = (code: number, width: number): void => {
+    bits |= code << nBits;
+    nBits += width;
+    while (nBits >= 8) {
+      out[len++] = bits & 0xff;
+      bits >>>= 8;
+      nBits -= 8;
+    }
+  };
+  write(CLEAR, 9);
   if (data.length === 0) {
-    w.write(EOF, 9);
-    return w.finish();
+    write(EOF, 9);
+    if (nBits > 0) out[len++] = bits & 0xff;
+    return out.slice(0, len);
   }
-  // (prefix code << 8 | next byte) -> assigned code
-  const table = new Map<number, number>();
+  const keys = dictKeys;
+  const codes = dictCodes;
+  const gens = dictGens;
+  let gen = nextGeneration();
   let width = 9;
   let hi = EOF;
   let overflow = 512;
-  // Advances the next code; at 4095 emits a clear and resets. Returns false after a reset.
-  const incHi = (): boolean => {
+  let code = data[0];
+  for (let i = 1; i < data.length; i++) {
+    const lit = data[i];
+    const key = (code << 8) | lit;
+    let slot = (Math.imul(key, 0x9e3779b1) >>> (32 - DICT_BITS)) & DICT_MASK;
+    while (gens[slot] === gen && keys[slot] !== key) slot = (slot + 1) & DICT_MASK;
+    if (gens[slot] === gen) {
+      code = codes[slot];
+      continue;
+    }
+    write(code, width);
+    code = lit;
+    // next code; at 4095 a clear starts a fresh dictionary
     hi++;
     if (hi === overflow) {
       width++;
       overflow <<= 1;
     }
     if (hi === MAX_CODE) {
-      w.write(CLEAR, width);
+      write(CLEAR, width);
       width = 9;
       hi = EOF;
       overflow = 512;
-      table.clear();
-      return false;
+      gen = nextGeneration();
+    } else {
+      gens[slot] = gen;
+      keys[slot] = key;
+      codes[slot] = hi;
     }
-    return true;
-  };
-  let code = data[0];
-  for (let i = 1; i < data.length; i++) {
-    const lit = data[i];
-    const key = (code << 8) | lit;
-    const hit = table.get(key);
-    if (hit !== undefined) {
-      code = hit;
-      continue;
-    }
-    w.write(code, width);
-    code = lit;
-    if (incHi()) table.set(key, hi);
   }
-  w.write(code, width);
-  incHi();
-  w.write(EOF, width);
-  return w.finish();
+  write(code, width);
+  hi++;
+  if (hi === overflow) width++;
+  if (hi === MAX_CODE) {
+    write(CLEAR, width);
+    width = 9;
+  }
+  write(EOF, width);
+  if (nBits > 0) out[len++] = bits & 0xff;
+  return out.slice(0, len);
 }
+
+const dPrefix = new Uint16Array(4096);
+const dSuffix = new Uint8Array(4096);
+const dLens = new Uint16Array(4096).fill(1, 0, 256);
 
 /**
  * Decompresses a Go `compress/lzw` (LSB, 8) stream, with or without the leading clear code.
@@ -134,9 +147,10 @@ export function lzwDecompress(
   data: Uint8Array,
   maxOutput: number = MAX_DECOMPRESSED_BYTES,
 ): Uint8Array {
-  const prefix = new Uint16Array(4096);
-  const suffix = new Uint8Array(4096);
-  const lens = new Uint16Array(4096).fill(1, 0, 256);
+  // Entries >= 258 are always written before they are read, so the tables can be reused.
+  const prefix = dPrefix;
+  const suffix = dSuffix;
+  const lens = dLens;
   let out = new Uint8Array(Math.max(64, Math.min(maxOutput, data.length * 4)));
   let o = 0;
   let ip = 0;
@@ -234,12 +248,33 @@ export function lzwDecompress(
  * @returns the envelope including the type byte
  */
 export function compressMessage(buf: Uint8Array): Uint8Array {
-  const body = encodeMsgpack({ Algo: LZW_ALGO, Buf: lzwCompress(buf) });
-  const out = new Uint8Array(body.length + 1);
+  const z = lzwCompress(buf);
+  // What encodeMsgpack({ Algo: 0, Buf: z }) writes, without building the map.
+  const n = z.length;
+  const rawHeader = n < 32 ? 1 : n < 0x10000 ? 3 : 5;
+  const out = new Uint8Array(1 + ENVELOPE_HEAD.length + rawHeader + n);
   out[0] = MessageType.compress;
-  out.set(body, 1);
+  out.set(ENVELOPE_HEAD, 1);
+  let o = 1 + ENVELOPE_HEAD.length;
+  if (n < 32) out[o++] = 0xa0 | n;
+  else if (n < 0x10000) {
+    out[o++] = 0xda;
+    out[o++] = n >> 8;
+    out[o++] = n & 0xff;
+  } else {
+    out[o++] = 0xdb;
+    out[o++] = n >>> 24;
+    out[o++] = (n >> 16) & 0xff;
+    out[o++] = (n >> 8) & 0xff;
+    out[o++] = n & 0xff;
+  }
+  out.set(z, o);
   return out;
 }
+
+// fixmap(2), "Algo", 0, "Buf" — the raw header of Buf follows
+const ENVELOPE_HEAD: Uint8Array = encodeMsgpack({ Algo: LZW_ALGO, Buf: new Uint8Array(0) })
+  .subarray(0, -1);
 
 /**
  * Opens a compress envelope.
@@ -257,7 +292,7 @@ export function decompressMessage(
   body: Uint8Array,
   maxOutput: number = MAX_DECOMPRESSED_BYTES,
 ): Uint8Array {
-  return decompressEnvelope(decodeMsgpack(body).value, maxOutput);
+  return decompressEnvelope(decodeMsgpack(body, 0, true).value, maxOutput);
 }
 
 /**

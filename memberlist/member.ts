@@ -85,6 +85,21 @@ export function toMember(rec: NodeRecord): Member {
   };
 }
 
+// host -> the shared copy of its address bytes: members of a large cluster (and, in a
+// simulation, the many nodes of one process) hold one copy per address, not one per record.
+const addrCache = new Map<string, { readonly addr: Uint8Array; readonly host: string }>();
+const MAX_CACHED_ADDRS = 1 << 17;
+
+/** A shared, never modified copy of an address and its text. */
+export function internAddr(b: Uint8Array): { readonly addr: Uint8Array; readonly host: string } {
+  const host = safeIp(b);
+  const hit = addrCache.get(host);
+  if (hit !== undefined && sameBytes(hit.addr, b)) return hit;
+  const e = { addr: b.slice(), host };
+  if (addrCache.size < MAX_CACHED_ADDRS) addrCache.set(host, e);
+  return e;
+}
+
 /** Textual IP of raw bytes; 0.0.0.0 when malformed. */
 export function safeIp(b: Uint8Array): string {
   try {

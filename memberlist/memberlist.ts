@@ -23,7 +23,7 @@ import { errorText } from "./core.ts";
 import { Counters } from "./counters.ts";
 import { startGossip, startPushPull } from "./gossip.ts";
 import { joinCluster, type JoinResult } from "./join.ts";
-import { ipToBytes } from "./messages.ts";
+import { bytesToIp, ipToBytes } from "./messages.ts";
 import type { PacketSecurity } from "./packet.ts";
 import { Receiver } from "./receive.ts";
 import { labelBytes } from "./label.ts";
@@ -33,6 +33,7 @@ import { TransmitLimitedQueue } from "./queue.ts";
 import { PacketSender } from "./send.ts";
 import { MemberTable, type NodeRecord, NodeStateCode, recordAddress, toMember } from "./state.ts";
 import { TimerSet } from "./timers.ts";
+import { Reconnector } from "./reconnect.ts";
 import { encodeMessage } from "./messages.ts";
 import { pickAdvertiseHost } from "./advertise.ts";
 
@@ -84,6 +85,7 @@ export class Memberlist {
   #sender: PacketSender;
   #prober: Prober;
   #streams: StreamService;
+  #reconnect: Reconnector;
   #listeners = new Map<keyof MemberlistEvents, Set<Listener>>();
   #pending = new Set<Promise<void>>();
   #closed = false;
@@ -97,6 +99,7 @@ export class Memberlist {
     this.address = core.advertise;
     this.#sender = new PacketSender(core);
     this.#streams = new StreamService(core);
+    this.#reconnect = new Reconnector(core, (to) => this.#streams.pushPull(to, true));
     this.#prober = new Prober(
       core,
       this.#sender,
@@ -215,11 +218,35 @@ export class Memberlist {
         queue.queue({ name: node, message: encodeMessage(msg), onFinished });
       },
       emit: (ev, rec) => {
-        if (self !== null) self.#emit(ev, rec);
+        if (self === null) return;
+        self.#reconnect.observe(ev, rec);
+        self.#emit(ev, rec);
       },
       warn: (msg, data) => logger.warn(msg, data),
       onRefute: () => counters.inc("refutations"),
       onDegradedTimeout: () => counters.inc("degradedTimeouts"),
+      accuse: (addr, port, msg) => {
+        if (self === null || self.#closed) return;
+        let host: string;
+        try {
+          host = bytesToIp(addr);
+        } catch {
+          return;
+        }
+        counters.inc("accusationsSent");
+        self.#sender.sendMsg({ host, port }, encodeMessage(msg));
+      },
+      verify: (addr, port, node, done) => {
+        if (self === null || self.#closed) return done(false);
+        let host: string;
+        try {
+          host = bytesToIp(addr);
+        } catch {
+          return done(false);
+        }
+        counters.inc("revivalChecks");
+        self.#prober.ping({ host, port }, node, done);
+      },
     });
     self = new Memberlist(core, transport);
     return self;
@@ -234,6 +261,7 @@ export class Memberlist {
     this.#prober.start();
     startGossip(c, this.#sender);
     startPushPull(c, (node) => this.#streams.pushPull(recordAddress(node), false));
+    this.#reconnect.start();
   }
 
   /** Push/pulls (join = true) with every address in parallel; rejects only if none answered. */

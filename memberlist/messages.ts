@@ -6,7 +6,7 @@
  */
 import { CodecError } from "./errors.ts";
 import { asMap, boolField, bytesField, intField, type MsgpackMap, strField } from "./fields.ts";
-import { decodeMsgpack, encodeMsgpack, type MsgpackValue } from "./msgpack.ts";
+import { decodeMsgpack, encodeMsgpack, encodeTypedMsgpack, type MsgpackValue } from "./msgpack.ts";
 
 export { bytesToIp, ipToBytes } from "./ip.ts";
 
@@ -193,7 +193,7 @@ export function encodeMessage(msg: Message): Uint8Array {
       const b = msg.body;
       const m: { [key: string]: MsgpackValue } = { SeqNo: b.seqNo, Node: b.node };
       sourceFields(m, b);
-      return withType(MessageType.ping, encodeMsgpack(m));
+      return encodeTypedMsgpack(MessageType.ping, m);
     }
     case "indirectPing": {
       const b = msg.body;
@@ -205,37 +205,37 @@ export function encodeMessage(msg: Message): Uint8Array {
         Nack: b.nack,
       };
       sourceFields(m, b);
-      return withType(MessageType.indirectPing, encodeMsgpack(m));
+      return encodeTypedMsgpack(MessageType.indirectPing, m);
     }
     case "ack":
-      return withType(
-        MessageType.ack,
-        encodeMsgpack({ SeqNo: msg.body.seqNo, Payload: msg.body.payload }),
-      );
+      return encodeTypedMsgpack(MessageType.ack, {
+        SeqNo: msg.body.seqNo,
+        Payload: msg.body.payload,
+      });
     case "nack":
-      return withType(MessageType.nack, encodeMsgpack({ SeqNo: msg.body.seqNo }));
+      return encodeTypedMsgpack(MessageType.nack, { SeqNo: msg.body.seqNo });
     case "suspect":
     case "dead": {
       const b = msg.body;
-      const body = encodeMsgpack({ Incarnation: b.incarnation, Node: b.node, From: b.from });
-      return withType(msg.type === "dead" ? MessageType.dead : MessageType.suspect, body);
+      const body = { Incarnation: b.incarnation, Node: b.node, From: b.from };
+      return encodeTypedMsgpack(msg.type === "dead" ? MessageType.dead : MessageType.suspect, body);
     }
     case "alive": {
       const b = msg.body;
-      return withType(
+      return encodeTypedMsgpack(
         MessageType.alive,
-        encodeMsgpack({
+        {
           Incarnation: b.incarnation,
           Node: b.node,
           Addr: b.addr,
           Port: b.port,
           Meta: b.meta,
           Vsn: checkVsn(b.vsn),
-        }),
+        },
       );
     }
     case "err":
-      return withType(MessageType.err, encodeMsgpack({ Error: msg.body.error }));
+      return encodeTypedMsgpack(MessageType.err, { Error: msg.body.error });
     case "user":
       return withType(MessageType.user, msg.body);
   }
@@ -425,7 +425,8 @@ export function decodeMessageBody(type: number, v: MsgpackValue): Message {
 /**
  * Decodes one plain message (type byte + msgpack; type 8 = raw user bytes). Envelopes
  * (compound, compress, crc, encrypt, label) are handled by the packet layer, not here.
- * Trailing bytes after the msgpack body are ignored, as Go does.
+ * Trailing bytes after the msgpack body are ignored, as Go does. Byte fields are views into
+ * `buf`, which must therefore not be modified afterwards.
  *
  * @example
  * ```ts
@@ -443,5 +444,6 @@ export function decodeMessage(buf: Uint8Array): Message {
   if (type > MessageType.err || type === MessageType.pushPull) {
     throw new CodecError(`unexpected message type ${type}`);
   }
-  return decodeMessageBody(type, decodeMsgpack(buf, 1).value);
+  // A received packet is never modified afterwards: fields may be views into it.
+  return decodeMessageBody(type, decodeMsgpack(buf, 1, true).value);
 }

@@ -10,6 +10,18 @@
  * Timers go through an injected Clock and sockets through an injected Network, so the same
  * code runs on loopback, on real networks and in a deterministic simulation.
  *
+ * Beyond hashicorp/memberlist, three behaviours keep large or long-lived clusters whole:
+ * - reconnect (Serf's answer to memberlist#222): members declared dead are remembered for
+ *   `reconnectTimeoutMs` (24 h) and one of them is re-joined every `reconnectIntervalMs`
+ *   (30 s) with probability failed / alive, so the halves of a healed partition merge again
+ *   by themselves, even after each side reaped the other;
+ * - tombstones (memberlist#312): a reaped member's last incarnation is kept as long, so a
+ *   stale "alive" replayed by push/pull cannot revive it, and an alive that would bring a dead
+ *   member back is believed only once the member answers a ping;
+ * - direct accusations (memberlist#311, PR #345): an alive older than the death or suspicion
+ *   we hold is answered by sending that accusation to the member and re-gossiping it, so a
+ *   node restarted at incarnation 1 refutes at once.
+ *
  * @example
  * ```ts
  * import { Memberlist } from "./mod.ts";

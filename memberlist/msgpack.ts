@@ -13,6 +13,9 @@
  * @module
  */
 import { CodecError } from "./errors.ts";
+import { MAX_MSGPACK_DEPTH } from "./msgpack_decode.ts";
+
+export { decodeMsgpack, decodeText, MAX_MSGPACK_DEPTH } from "./msgpack_decode.ts";
 
 /** A value the codec can encode, or the decoder returns (str and bin decode to bytes). */
 export type MsgpackValue =
@@ -24,11 +27,7 @@ export type MsgpackValue =
   | MsgpackValue[]
   | { [key: string]: MsgpackValue };
 
-/** Nesting deeper than this is rejected; memberlist messages are one level deep. */
-export const MAX_MSGPACK_DEPTH: number = 64;
-
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder();
 
 /** Growable output buffer. */
 class ByteWriter {
@@ -141,6 +140,41 @@ function writeInt(w: ByteWriter, v: number): void {
   }
 }
 
+// Go field names, encoded once; `plain` = no char at or above U+D800, for which JS string
+// order equals UTF-8 byte order (what Go sorts by).
+const keyRaws = new Map<string, { raw: Uint8Array; plain: boolean }>();
+
+function keyRaw(k: string): { raw: Uint8Array; plain: boolean } {
+  let e = keyRaws.get(k);
+  if (e === undefined) {
+    e = { raw: textEncoder.encode(k), plain: !/[\uD800-\uFFFF]/.test(k) };
+    if (keyRaws.size < 1024) keyRaws.set(k, e);
+  }
+  return e;
+}
+
+function writeString(w: ByteWriter, v: string): void {
+  const n = v.length;
+  if (n < 32) {
+    // short ASCII (node names, keys): no TextEncoder round trip
+    w.ensure(n + 1);
+    const buf = w.buf;
+    const at = w.len;
+    let i = 0;
+    for (; i < n; i++) {
+      const ch = v.charCodeAt(i);
+      if (ch >= 0x80) break;
+      buf[at + 1 + i] = ch;
+    }
+    if (i === n) {
+      buf[at] = 0xa0 | n;
+      w.len = at + 1 + n;
+      return;
+    }
+  }
+  writeRaw(w, textEncoder.encode(v));
+}
+
 function writeValue(w: ByteWriter, v: MsgpackValue, depth: number): void {
   if (depth > MAX_MSGPACK_DEPTH) throw new CodecError("msgpack value nested too deeply");
   if (v === null || v === undefined) w.u8(0xc0);
@@ -152,21 +186,26 @@ function writeValue(w: ByteWriter, v: MsgpackValue, depth: number): void {
       w.u8(0xcb);
       w.f64(v);
     }
-  } else if (typeof v === "string") writeRaw(w, textEncoder.encode(v));
+  } else if (typeof v === "string") writeString(w, v);
   else if (v instanceof Uint8Array) writeRaw(w, v);
   else if (Array.isArray(v)) {
     writeLength(w, v.length, 0x90, 0xdc, 0xdd);
     for (const item of v) writeValue(w, item, depth + 1);
   } else {
     // Go sorts struct fields by name; sort by UTF-8 bytes to match exactly.
-    const entries = Object.keys(v)
-      .filter((k) => v[k] !== undefined)
-      .map((k) => ({ k, raw: textEncoder.encode(k) }))
-      .sort((a, b) => compareBytes(a.raw, b.raw));
-    writeLength(w, entries.length, 0x80, 0xde, 0xdf);
-    for (const e of entries) {
-      writeRaw(w, e.raw);
-      writeValue(w, v[e.k], depth + 1);
+    const keys: string[] = [];
+    let plain = true;
+    for (const k in v) {
+      if (v[k] === undefined) continue;
+      keys.push(k);
+      if (!keyRaw(k).plain) plain = false;
+    }
+    if (plain) keys.sort();
+    else keys.sort((a, b) => compareBytes(keyRaw(a).raw, keyRaw(b).raw));
+    writeLength(w, keys.length, 0x80, 0xde, 0xdf);
+    for (const k of keys) {
+      writeRaw(w, keyRaw(k).raw);
+      writeValue(w, v[k], depth + 1);
     }
   }
 }
@@ -193,196 +232,29 @@ function writeLength(w: ByteWriter, n: number, fix: number, c16: number, c32: nu
  * @returns the encoded bytes
  */
 export function encodeMsgpack(value: MsgpackValue): Uint8Array {
-  const w = new ByteWriter();
-  writeValue(w, value, 0);
-  return w.buf.slice(0, w.len);
+  return encodeTypedMsgpack(-1, value);
 }
 
-/** Cursor over the input; `end` is the exclusive bound. */
-interface Cursor {
-  buf: Uint8Array;
-  view: DataView;
-  pos: number;
-}
-
-function need(c: Cursor, n: number): void {
-  if (c.pos + n > c.buf.length) {
-    throw new CodecError("msgpack input truncated", true, c.pos + n);
-  }
-}
-
-function readRawBytes(c: Cursor, n: number): Uint8Array {
-  need(c, n);
-  const out = c.buf.slice(c.pos, c.pos + n);
-  c.pos += n;
-  return out;
-}
-
-function safe64(v: bigint): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
-    throw new CodecError("msgpack 64-bit integer outside the safe range");
-  }
-  return Number(v);
-}
-
-function readArray(c: Cursor, n: number, depth: number): MsgpackValue[] {
-  // Each element needs at least one byte: a lying length is "truncated", never allocated.
-  need(c, n);
-  const out: MsgpackValue[] = [];
-  for (let i = 0; i < n; i++) out.push(readValue(c, depth + 1));
-  return out;
-}
-
-function readMap(c: Cursor, n: number, depth: number): { [key: string]: MsgpackValue } {
-  need(c, n * 2);
-  const out: { [key: string]: MsgpackValue } = Object.create(null);
-  for (let i = 0; i < n; i++) {
-    const k = readValue(c, depth + 1);
-    let key: string;
-    if (k instanceof Uint8Array) key = textDecoder.decode(k);
-    else if (typeof k === "number" || typeof k === "boolean" || k === null) key = String(k);
-    else throw new CodecError("unsupported msgpack map key");
-    out[key] = readValue(c, depth + 1);
-  }
-  return out;
-}
-
-function readValue(c: Cursor, depth: number): MsgpackValue {
-  if (depth > MAX_MSGPACK_DEPTH) throw new CodecError("msgpack value nested too deeply");
-  need(c, 1);
-  const b = c.buf[c.pos++];
-  if (b < 0x80) return b;
-  if (b >= 0xe0) return b - 0x100;
-  if (b >= 0xa0 && b <= 0xbf) return readRawBytes(c, b & 0x1f);
-  if (b >= 0x90 && b <= 0x9f) return readArray(c, b & 0x0f, depth);
-  if (b >= 0x80 && b <= 0x8f) return readMap(c, b & 0x0f, depth);
-  const v = c.view;
-  switch (b) {
-    case 0xc0:
-      return null;
-    case 0xc2:
-      return false;
-    case 0xc3:
-      return true;
-    case 0xc4:
-    case 0xd9:
-      need(c, 1);
-      return readRawBytes(c, c.buf[c.pos++]);
-    case 0xc5:
-    case 0xda:
-      need(c, 2);
-      c.pos += 2;
-      return readRawBytes(c, v.getUint16(c.pos - 2));
-    case 0xc6:
-    case 0xdb:
-      need(c, 4);
-      c.pos += 4;
-      return readRawBytes(c, v.getUint32(c.pos - 4));
-    case 0xc7:
-    case 0xc8:
-    case 0xc9: {
-      // ext: memberlist never sends one; return the payload so unknown fields can be skipped
-      const lenSize = b === 0xc7 ? 1 : b === 0xc8 ? 2 : 4;
-      need(c, lenSize + 1);
-      const n = lenSize === 1
-        ? c.buf[c.pos]
-        : lenSize === 2
-        ? v.getUint16(c.pos)
-        : v.getUint32(c.pos);
-      c.pos += lenSize + 1;
-      return readRawBytes(c, n);
-    }
-    case 0xca:
-      need(c, 4);
-      c.pos += 4;
-      return v.getFloat32(c.pos - 4);
-    case 0xcb:
-      need(c, 8);
-      c.pos += 8;
-      return v.getFloat64(c.pos - 8);
-    case 0xcc:
-      need(c, 1);
-      return c.buf[c.pos++];
-    case 0xcd:
-      need(c, 2);
-      c.pos += 2;
-      return v.getUint16(c.pos - 2);
-    case 0xce:
-      need(c, 4);
-      c.pos += 4;
-      return v.getUint32(c.pos - 4);
-    case 0xcf:
-      need(c, 8);
-      c.pos += 8;
-      return safe64(v.getBigUint64(c.pos - 8));
-    case 0xd0:
-      need(c, 1);
-      c.pos += 1;
-      return v.getInt8(c.pos - 1);
-    case 0xd1:
-      need(c, 2);
-      c.pos += 2;
-      return v.getInt16(c.pos - 2);
-    case 0xd2:
-      need(c, 4);
-      c.pos += 4;
-      return v.getInt32(c.pos - 4);
-    case 0xd3:
-      need(c, 8);
-      c.pos += 8;
-      return safe64(v.getBigInt64(c.pos - 8));
-    case 0xd4:
-    case 0xd5:
-    case 0xd6:
-    case 0xd7:
-    case 0xd8:
-      need(c, 1);
-      c.pos += 1;
-      return readRawBytes(c, 1 << (b - 0xd4));
-    case 0xdc:
-      need(c, 2);
-      c.pos += 2;
-      return readArray(c, v.getUint16(c.pos - 2), depth);
-    case 0xdd:
-      need(c, 4);
-      c.pos += 4;
-      return readArray(c, v.getUint32(c.pos - 4), depth);
-    case 0xde:
-      need(c, 2);
-      c.pos += 2;
-      return readMap(c, v.getUint16(c.pos - 2), depth);
-    case 0xdf:
-      need(c, 4);
-      c.pos += 4;
-      return readMap(c, v.getUint32(c.pos - 4), depth);
-    default:
-      throw new CodecError(`invalid msgpack byte 0x${b.toString(16)}`);
-  }
-}
+// One writer for every encode (encodes are synchronous and never nested): only the result is
+// allocated. A writer that grew past 64 KiB (a large push/pull) is not kept.
+let sharedWriter: ByteWriter | null = null;
 
 /**
- * Decodes one msgpack object. Lenient: every int family, str8/16/32, bin, floats, any map
- * key order. Strings and binaries come back as `Uint8Array`, map keys as strings.
+ * {@link encodeMsgpack} with a leading type byte (memberlist's message framing), in one
+ * allocation; `type` −1 writes no prefix.
  *
  * @example
  * ```ts
- * const { value, offset } = decodeMsgpack(new Uint8Array([0x81, 0xa1, 0x41, 0x01]));
- * // value = { A: 1 }, offset = 4
+ * encodeTypedMsgpack(11, { SeqNo: 1 }); // 0b 81 a5 "SeqNo" 01
  * ```
- * @param bytes the input
- * @param offset where the object starts (default 0)
- * @returns the value and the offset just after it
- * @throws CodecError on malformed input; with `truncated: true` when more bytes are needed
  */
-export function decodeMsgpack(
-  bytes: Uint8Array,
-  offset = 0,
-): { value: MsgpackValue; offset: number } {
-  const c: Cursor = {
-    buf: bytes,
-    view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-    pos: offset,
-  };
-  const value = readValue(c, 0);
-  return { value, offset: c.pos };
+export function encodeTypedMsgpack(type: number, value: MsgpackValue): Uint8Array {
+  const w = sharedWriter ?? new ByteWriter();
+  sharedWriter = null; // a throw below leaves no half-written shared state behind
+  w.len = 0;
+  if (type >= 0) w.u8(type);
+  writeValue(w, value, 0);
+  const out = w.buf.slice(0, w.len);
+  if (w.buf.length <= 1 << 16) sharedWriter = w;
+  return out;
 }

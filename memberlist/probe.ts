@@ -213,6 +213,29 @@ export class Prober {
     });
   }
 
+  /**
+   * Pings `node` at `to` outside the probe cycle (no awareness or suspicion effects) and
+   * reports whether it acked within a probe interval.
+   */
+  ping(to: HostPort, node: string, done: (ok: boolean) => void): void {
+    const c = this.core;
+    if (c.isClosed()) return done(false);
+    const seqNo = c.nextSeqNo();
+    this.setHandler(seqNo, c.tuning.probeIntervalMs, {
+      onAck: () => done(true),
+      onNack: () => {},
+      onTimeout: () => done(false),
+    });
+    const ping: Ping = {
+      seqNo,
+      node,
+      sourceAddr: c.advertiseAddr,
+      sourcePort: c.advertise.port,
+      sourceNode: c.name,
+    };
+    this.sender.sendMsg(to, encodeMessage({ type: "ping", body: ping }));
+  }
+
   /** Answers a ping (UDP). */
   handlePing(p: Ping, from: HostPort): void {
     const c = this.core;

@@ -62,8 +62,10 @@ function before(a: Item, b: Item): boolean {
 export class TransmitLimitedQueue {
   private readonly mult: number;
   private readonly numNodes: () => number;
-  // transmits -> items sorted with `before`
+  // transmits -> items, worst first (so the best is popped from the end, O(1))
   private readonly tiers = new Map<number, Item[]>();
+  // the keys of `tiers`, ascending (kept in step, so a fill allocates no key list)
+  private readonly levels: number[] = [];
   private readonly byName = new Map<string, Item>();
   private count = 0;
   private nextId = 0;
@@ -107,8 +109,9 @@ export class TransmitLimitedQueue {
     const out: Uint8Array[] = [];
     const reinsert: Item[] = [];
     let used = 0;
-    const levels = [...this.tiers.keys()].sort((a, b) => a - b);
-    for (const level of levels) {
+    const levels = this.levels;
+    for (let li = 0; li < levels.length; li++) {
+      const level = levels[li];
       const tier = this.tiers.get(level);
       if (tier === undefined) continue;
       for (;;) {
@@ -117,7 +120,8 @@ export class TransmitLimitedQueue {
         const idx = firstFitting(tier, free);
         if (idx < 0) break;
         const item = tier[idx];
-        tier.splice(idx, 1);
+        if (idx === tier.length - 1) tier.pop();
+        else tier.splice(idx, 1);
         this.count--;
         if (item.b.name !== null) this.byName.delete(item.b.name);
         used += overhead + item.b.message.length;
@@ -129,10 +133,14 @@ export class TransmitLimitedQueue {
           reinsert.push(item); // later: it must not be seen again when walking up the tiers
         }
       }
-      if (tier.length === 0) this.tiers.delete(level);
+      if (tier.length === 0) {
+        this.dropLevel(level);
+        li--;
+      }
       if (limit - used - overhead <= 0) break;
     }
-    for (const item of reinsert) this.insert(item);
+    if (reinsert.length < 4) { for (const item of reinsert) this.insert(item); }
+    else this.insertMany(reinsert);
     return out;
   }
 
@@ -141,6 +149,7 @@ export class TransmitLimitedQueue {
     const all: Item[] = [];
     for (const tier of this.tiers.values()) all.push(...tier);
     this.tiers.clear();
+    this.levels.length = 0;
     this.byName.clear();
     this.count = 0;
     for (const item of all) item.b.onFinished?.();
@@ -149,31 +158,62 @@ export class TransmitLimitedQueue {
   /** Keeps at most `maxRetain` broadcasts, dropping the most transmitted first. */
   prune(maxRetain: number): void {
     if (this.count <= maxRetain) return;
-    const levels = [...this.tiers.keys()].sort((a, b) => b - a);
+    const levels = [...this.levels].reverse();
     for (const level of levels) {
       const tier = this.tiers.get(level);
       if (tier === undefined) continue;
       while (tier.length > 0 && this.count > maxRetain) {
-        const item = tier.pop() as Item; // oldest/smallest of the most transmitted tier
+        const item = tier.shift() as Item; // oldest/smallest of the most transmitted tier
         this.count--;
         if (item.b.name !== null) this.byName.delete(item.b.name);
         item.b.onFinished?.();
       }
-      if (tier.length === 0) this.tiers.delete(level);
+      if (tier.length === 0) this.dropLevel(level);
       if (this.count <= maxRetain) return;
     }
   }
 
   /** The queued messages in transmit order (for tests and diagnostics). */
   snapshot(): { name: string | null; transmits: number; length: number }[] {
-    const levels = [...this.tiers.keys()].sort((a, b) => a - b);
+    const levels = this.levels;
     const out: { name: string | null; transmits: number; length: number }[] = [];
     for (const level of levels) {
-      for (const item of this.tiers.get(level) ?? []) {
+      for (const item of [...(this.tiers.get(level) ?? [])].reverse()) {
         out.push({ name: item.b.name, transmits: item.transmits, length: item.b.message.length });
       }
     }
     return out;
+  }
+
+  // Inserts a batch with one merge per tier (a fill re-queues up to ~20 items into tiers of
+  // thousands in a large cluster: one pass instead of one splice each).
+  private insertMany(items: Item[]): void {
+    const groups = new Map<number, Item[]>();
+    for (const item of items) {
+      const g = groups.get(item.transmits);
+      if (g === undefined) groups.set(item.transmits, [item]);
+      else g.push(item);
+    }
+    for (const [level, group] of groups) {
+      const tier = this.tiers.get(level);
+      if (tier === undefined || tier.length < 64) {
+        for (const item of group) this.insert(item);
+        continue;
+      }
+      group.sort((a, b) => (before(a, b) ? 1 : -1)); // worst first, like the tier
+      const merged: Item[] = new Array(tier.length + group.length);
+      let i = 0;
+      let j = 0;
+      let k = 0;
+      while (i < tier.length && j < group.length) {
+        merged[k++] = before(group[j], tier[i]) ? tier[i++] : group[j++];
+      }
+      while (i < tier.length) merged[k++] = tier[i++];
+      while (j < group.length) merged[k++] = group[j++];
+      this.tiers.set(level, merged);
+      this.count += group.length;
+      for (const item of group) if (item.b.name !== null) this.byName.set(item.b.name, item);
+    }
   }
 
   private insert(item: Item): void {
@@ -181,15 +221,20 @@ export class TransmitLimitedQueue {
     if (tier === undefined) {
       tier = [];
       this.tiers.set(item.transmits, tier);
+      const levels = this.levels;
+      let i = levels.length;
+      while (i > 0 && levels[i - 1] > item.transmits) i--;
+      levels.splice(i, 0, item.transmits);
     }
     let lo = 0;
     let hi = tier.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (before(tier[mid], item)) lo = mid + 1;
+      if (before(item, tier[mid])) lo = mid + 1;
       else hi = mid;
     }
-    tier.splice(lo, 0, item);
+    if (lo === tier.length) tier.push(item);
+    else tier.splice(lo, 0, item);
     this.count++;
     if (item.b.name !== null) this.byName.set(item.b.name, item);
   }
@@ -201,25 +246,34 @@ export class TransmitLimitedQueue {
     let hi = tier.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (before(tier[mid], item)) lo = mid + 1;
+      if (before(item, tier[mid])) lo = mid + 1;
       else hi = mid;
     }
     if (tier[lo] !== item) return;
     tier.splice(lo, 1);
     this.count--;
     if (item.b.name !== null) this.byName.delete(item.b.name);
-    if (tier.length === 0) this.tiers.delete(item.transmits);
+    if (tier.length === 0) this.dropLevel(item.transmits);
+  }
+
+  private dropLevel(level: number): void {
+    this.tiers.delete(level);
+    const i = this.levels.indexOf(level);
+    if (i >= 0) this.levels.splice(i, 1);
   }
 }
 
-// Index of the first (largest, newest) item whose message fits in `free` bytes, or -1.
+// Index of the best (largest, then newest) item whose message fits in `free` bytes, or -1.
+// Tiers are sorted worst first: ascending length, then ascending id.
 function firstFitting(tier: Item[], free: number): number {
+  const n = tier.length;
+  if (n > 0 && tier[n - 1].b.message.length <= free) return n - 1; // the usual case
   let lo = 0;
-  let hi = tier.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (tier[mid].b.message.length > free) lo = mid + 1;
+    if (tier[mid].b.message.length <= free) lo = mid + 1;
     else hi = mid;
   }
-  return lo < tier.length ? lo : -1;
+  return lo - 1;
 }

@@ -13,6 +13,7 @@ import type { Awareness } from "./awareness.ts";
 import type { MemberlistTuning } from "./config.ts";
 import {
   EMPTY,
+  internAddr,
   internMeta,
   internVsn,
   type NodeRecord,
@@ -23,6 +24,8 @@ import {
 } from "./member.ts";
 import type { Alive, Dead, Message, Suspect } from "./messages.ts";
 import { Suspicion, suspicionTimeout } from "./suspicion.ts";
+import { Tombstones } from "./tombstone.ts";
+import { DEFAULT_RECONNECT_TIMEOUT_MS } from "./config.ts";
 
 /** What the table needs from its owner. */
 export interface StateEnv {
@@ -46,6 +49,13 @@ export interface StateEnv {
   onRefute?(): void;
   /** Called when a suspicion timed out with fewer confirmations than wanted. */
   onDegradedTimeout?(): void;
+  /** Sends an accusation straight to a member's address (see tombstone.ts). */
+  accuse?(addr: Uint8Array, port: number, msg: Message): void;
+  /**
+   * Pings `node` at an address and reports whether it answered; when given, an alive that
+   * would bring a dead or reaped member back is believed only after that answer.
+   */
+  verify?(addr: Uint8Array, port: number, node: string, done: (ok: boolean) => void): void;
 }
 
 /**
@@ -65,6 +75,10 @@ export class MemberTable {
   readonly byName: Map<string, NodeRecord> = new Map();
   /** Set once `leave()` started: alive messages about us are then ignored. */
   leaving = false;
+  /** Reaped members' last incarnations: stale alives about them are refused. */
+  readonly tombstones: Tombstones;
+  // Members we ping before believing an alive that would bring them back from the dead.
+  private readonly verifying = new Set<string>();
   private readonly env: StateEnv;
   private readonly timers = new Map<string, Suspicion>();
   private localIncarnation = 0;
@@ -72,6 +86,9 @@ export class MemberTable {
   /** @param env callbacks and configuration */
   constructor(env: StateEnv) {
     this.env = env;
+    this.tombstones = new Tombstones(() =>
+      env.tuning.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS
+    );
   }
 
   /** Number of known nodes, any state, self included (memberlist estNumNodes). */
@@ -122,12 +139,13 @@ export class MemberTable {
    * Handles an alive message. `bootstrap` marks our own alive created locally (no refute).
    * `onFinished` is attached to the resulting broadcast.
    */
-  aliveNode(a: Alive, bootstrap: boolean, onFinished?: () => void): void {
+  aliveNode(a: Alive, bootstrap: boolean, onFinished?: () => void, verified = false): void {
     const env = this.env;
     const isLocal = a.node === env.name;
     if (isLocal && this.leaving) return; // a late alive must not rejoin us while leaving
     if (a.vsn.length >= 3) {
-      const [pmin, pmax] = a.vsn;
+      const pmin = a.vsn[0];
+      const pmax = a.vsn[1];
       if (pmin === 0 || pmax === 0 || pmin > pmax) {
         env.warn("ignoring alive with bad protocol versions", { node: a.node });
         return;
@@ -135,11 +153,24 @@ export class MemberTable {
     }
     let rec = this.byName.get(a.node);
     let updatesNode = false;
+    const created = rec === undefined;
     if (rec === undefined) {
+      const tomb = isLocal ? undefined : this.tombstones.incarnationOf(a.node);
+      if (tomb !== undefined) {
+        if (a.incarnation <= tomb) {
+          // A stale alive about a reaped member must not revive it (memberlist#312).
+          const body = { incarnation: tomb, node: a.node, from: env.name };
+          this.accuse(a, { type: "dead", body });
+          return;
+        }
+        if (!verified && env.verify !== undefined) return this.verify(a, onFinished);
+        this.tombstones.forget(a.node);
+      }
+      const where = internAddr(a.addr);
       rec = {
         name: a.node,
-        addr: a.addr.slice(),
-        host: safeIp(a.addr),
+        addr: where.addr,
+        host: where.host,
         port: a.port,
         meta: internMeta(a.meta),
         incarnation: 0,
@@ -172,8 +203,24 @@ export class MemberTable {
         return;
       }
     }
-    if (a.incarnation <= rec.incarnation && !isLocal && !updatesNode) return;
+    if (a.incarnation <= rec.incarnation && !isLocal && !updatesNode) {
+      // We hold an accusation it has not refuted: make sure it hears it (memberlist#311).
+      if (rec.state !== NodeStateCode.alive) {
+        const body = { incarnation: rec.incarnation, node: a.node, from: env.name };
+        this.accuse(
+          a,
+          rec.state === NodeStateCode.suspect ? { type: "suspect", body } : { type: "dead", body },
+        );
+      }
+      return;
+    }
     if (a.incarnation < rec.incarnation && isLocal) return;
+    if (
+      !isLocal && !verified && !created && rec.state === NodeStateCode.dead &&
+      env.verify !== undefined
+    ) {
+      return this.verify(a, onFinished);
+    }
     this.clearTimer(a.node);
     const oldState = rec.state;
     const oldMeta = rec.meta;
@@ -193,8 +240,9 @@ export class MemberTable {
       rec.incarnation = a.incarnation;
       rec.meta = internMeta(a.meta);
       if (updatesNode || !sameBytes(rec.addr, a.addr)) {
-        rec.addr = a.addr.slice();
-        rec.host = safeIp(a.addr);
+        const where = internAddr(a.addr);
+        rec.addr = where.addr;
+        rec.host = where.host;
       }
       rec.port = a.port;
       if (rec.state !== NodeStateCode.alive) {
@@ -296,12 +344,36 @@ export class MemberTable {
     this.env.broadcast(me.name, { type: "alive", body: a });
   }
 
+  // A higher alive about a member we hold dead may be a genuine refutation or a replay of
+  // state it had before it died (memberlist#312: push/pull revives gone nodes). Only the
+  // member itself can tell: accept once it answers a ping at that address.
+  private verify(a: Alive, onFinished?: () => void): void {
+    const verify = this.env.verify;
+    if (verify === undefined || this.verifying.has(a.node)) return;
+    this.verifying.add(a.node);
+    verify(a.addr, a.port, a.node, (ok) => {
+      this.verifying.delete(a.node);
+      if (ok) this.aliveNode(a, false, onFinished, true);
+    });
+  }
+
+  // A stale alive: tell the member itself (a restarted one refutes) and re-gossip the
+  // accusation (members still holding the stale alive learn the truth). Once per member per
+  // probe interval.
+  private accuse(a: Alive, msg: Message): void {
+    const env = this.env;
+    if (!this.tombstones.mayAccuse(a.node, env.clock.now(), env.tuning.probeIntervalMs)) return;
+    env.broadcast(a.node, msg);
+    env.accuse?.(a.addr, a.port, msg);
+  }
+
   /**
-   * Reaps dead and left nodes whose state is older than gossipToTheDead and reshuffles the
-   * probe order (called when the probe index wraps).
+   * Reaps dead and left nodes whose state is older than gossipToTheDead (keeping a tombstone)
+   * and reshuffles the probe order (called when the probe index wraps).
    */
   resetNodes(): void {
     const now = this.env.clock.now();
+    this.tombstones.prune(now, this.env.tuning.gossipToTheDeadMs);
     const keep: NodeRecord[] = [];
     for (const n of this.nodes) {
       const gone = n.state === NodeStateCode.dead || n.state === NodeStateCode.left;
@@ -310,6 +382,7 @@ export class MemberTable {
       ) {
         this.byName.delete(n.name);
         this.clearTimer(n.name);
+        this.tombstones.bury(n.name, n.incarnation, now);
       } else {
         keep.push(n);
       }

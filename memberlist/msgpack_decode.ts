@@ -1,0 +1,278 @@
+/**
+ * The msgpack decoder (see msgpack.ts for the encoder and the wire rules): lenient, every
+ * family msgpack has; str/bin payloads come back as `Uint8Array` (copies, or views into the
+ * input when asked), map keys and short texts as cached strings.
+ *
+ * @module
+ */
+import { CodecError } from "./errors.ts";
+import type { MsgpackValue } from "./msgpack.ts";
+
+/** Nesting deeper than this is rejected; memberlist messages are one level deep. */
+export const MAX_MSGPACK_DEPTH: number = 64;
+
+const textDecoder = new TextDecoder();
+
+/** Cursor over the input; `end` is the exclusive bound. */
+interface Cursor {
+  buf: Uint8Array;
+  view: DataView;
+  pos: number;
+  /** Return str/bin payloads as views into `buf` instead of copies. */
+  views: boolean;
+}
+
+// Map keys are a few dozen Go field names, and node names repeat in every message about a
+// node: decode each once, then find it by a hash of its bytes (checked char by char) instead
+// of running a TextDecoder, so equal names also share one string in memory.
+const textCache = new Map<number, string>();
+const MAX_CACHED_TEXTS = 1 << 16;
+const MAX_CACHED_TEXT_BYTES = 64;
+
+/**
+ * UTF-8 text of `buf[start, start + n)`; short ASCII texts come from a cache (same bytes,
+ * same string).
+ *
+ * @example
+ * ```ts
+ * decodeText(new TextEncoder().encode("node-1"), 0, 6); // "node-1"
+ * ```
+ */
+export function decodeText(buf: Uint8Array, start: number, n: number): string {
+  if (n > MAX_CACHED_TEXT_BYTES) return textDecoder.decode(buf.subarray(start, start + n));
+  let h = n;
+  for (let i = 0; i < n; i++) {
+    const b = buf[start + i];
+    if (b >= 0x80) return textDecoder.decode(buf.subarray(start, start + n));
+    h = (Math.imul(h, 31) + b) | 0;
+  }
+  const hit = textCache.get(h);
+  if (hit !== undefined && hit.length === n) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (hit.charCodeAt(i) !== buf[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return hit;
+  }
+  let text = "";
+  for (let i = 0; i < n; i++) text += String.fromCharCode(buf[start + i]);
+  if (hit !== undefined || textCache.size < MAX_CACHED_TEXTS) textCache.set(h, text);
+  return text;
+}
+
+function need(c: Cursor, n: number): void {
+  if (c.pos + n > c.buf.length) {
+    throw new CodecError("msgpack input truncated", true, c.pos + n);
+  }
+}
+
+function readKey(c: Cursor, n: number): string {
+  need(c, n);
+  const key = decodeText(c.buf, c.pos, n);
+  c.pos += n;
+  return key;
+}
+
+function readRawBytes(c: Cursor, n: number): Uint8Array {
+  need(c, n);
+  const out = c.views ? c.buf.subarray(c.pos, c.pos + n) : c.buf.slice(c.pos, c.pos + n);
+  c.pos += n;
+  return out;
+}
+
+function safe64(v: bigint): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+    throw new CodecError("msgpack 64-bit integer outside the safe range");
+  }
+  return Number(v);
+}
+
+function readArray(c: Cursor, n: number, depth: number): MsgpackValue[] {
+  // Each element needs at least one byte: a lying length is "truncated", never allocated.
+  need(c, n);
+  const out: MsgpackValue[] = [];
+  for (let i = 0; i < n; i++) out.push(readValue(c, depth + 1));
+  return out;
+}
+
+function setField(out: { [key: string]: MsgpackValue }, key: string, v: MsgpackValue): void {
+  if (key === "__proto__") {
+    Object.defineProperty(out, key, {
+      value: v,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else out[key] = v;
+}
+
+function readMap(c: Cursor, n: number, depth: number): { [key: string]: MsgpackValue } {
+  need(c, n * 2);
+  // A plain object keeps V8's fast properties (a null-prototype one is a slow dictionary);
+  // "__proto__" is the one key that must not go through assignment.
+  const out: { [key: string]: MsgpackValue } = {};
+  for (let i = 0; i < n; i++) {
+    need(c, 1);
+    const b = c.buf[c.pos];
+    if (b >= 0xa0 && b <= 0xbf) {
+      c.pos++;
+      const key = readKey(c, b & 0x1f);
+      setField(out, key, readValue(c, depth + 1));
+      continue;
+    }
+    const k = readValue(c, depth + 1);
+    let key: string;
+    if (k instanceof Uint8Array) key = textDecoder.decode(k);
+    else if (typeof k === "number" || typeof k === "boolean" || k === null) key = String(k);
+    else throw new CodecError("unsupported msgpack map key");
+    setField(out, key, readValue(c, depth + 1));
+  }
+  return out;
+}
+
+function readValue(c: Cursor, depth: number): MsgpackValue {
+  if (depth > MAX_MSGPACK_DEPTH) throw new CodecError("msgpack value nested too deeply");
+  need(c, 1);
+  const b = c.buf[c.pos++];
+  if (b < 0x80) return b;
+  if (b >= 0xe0) return b - 0x100;
+  if (b >= 0xa0 && b <= 0xbf) return readRawBytes(c, b & 0x1f);
+  if (b >= 0x90 && b <= 0x9f) return readArray(c, b & 0x0f, depth);
+  if (b >= 0x80 && b <= 0x8f) return readMap(c, b & 0x0f, depth);
+  const v = c.view;
+  switch (b) {
+    case 0xc0:
+      return null;
+    case 0xc2:
+      return false;
+    case 0xc3:
+      return true;
+    case 0xc4:
+    case 0xd9:
+      need(c, 1);
+      return readRawBytes(c, c.buf[c.pos++]);
+    case 0xc5:
+    case 0xda:
+      need(c, 2);
+      c.pos += 2;
+      return readRawBytes(c, v.getUint16(c.pos - 2));
+    case 0xc6:
+    case 0xdb:
+      need(c, 4);
+      c.pos += 4;
+      return readRawBytes(c, v.getUint32(c.pos - 4));
+    case 0xc7:
+    case 0xc8:
+    case 0xc9: {
+      // ext: memberlist never sends one; return the payload so unknown fields can be skipped
+      const lenSize = b === 0xc7 ? 1 : b === 0xc8 ? 2 : 4;
+      need(c, lenSize + 1);
+      const n = lenSize === 1
+        ? c.buf[c.pos]
+        : lenSize === 2
+        ? v.getUint16(c.pos)
+        : v.getUint32(c.pos);
+      c.pos += lenSize + 1;
+      return readRawBytes(c, n);
+    }
+    case 0xca:
+      need(c, 4);
+      c.pos += 4;
+      return v.getFloat32(c.pos - 4);
+    case 0xcb:
+      need(c, 8);
+      c.pos += 8;
+      return v.getFloat64(c.pos - 8);
+    case 0xcc:
+      need(c, 1);
+      return c.buf[c.pos++];
+    case 0xcd:
+      need(c, 2);
+      c.pos += 2;
+      return v.getUint16(c.pos - 2);
+    case 0xce:
+      need(c, 4);
+      c.pos += 4;
+      return v.getUint32(c.pos - 4);
+    case 0xcf:
+      need(c, 8);
+      c.pos += 8;
+      return safe64(v.getBigUint64(c.pos - 8));
+    case 0xd0:
+      need(c, 1);
+      c.pos += 1;
+      return v.getInt8(c.pos - 1);
+    case 0xd1:
+      need(c, 2);
+      c.pos += 2;
+      return v.getInt16(c.pos - 2);
+    case 0xd2:
+      need(c, 4);
+      c.pos += 4;
+      return v.getInt32(c.pos - 4);
+    case 0xd3:
+      need(c, 8);
+      c.pos += 8;
+      return safe64(v.getBigInt64(c.pos - 8));
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8:
+      need(c, 1);
+      c.pos += 1;
+      return readRawBytes(c, 1 << (b - 0xd4));
+    case 0xdc:
+      need(c, 2);
+      c.pos += 2;
+      return readArray(c, v.getUint16(c.pos - 2), depth);
+    case 0xdd:
+      need(c, 4);
+      c.pos += 4;
+      return readArray(c, v.getUint32(c.pos - 4), depth);
+    case 0xde:
+      need(c, 2);
+      c.pos += 2;
+      return readMap(c, v.getUint16(c.pos - 2), depth);
+    case 0xdf:
+      need(c, 4);
+      c.pos += 4;
+      return readMap(c, v.getUint32(c.pos - 4), depth);
+    default:
+      throw new CodecError(`invalid msgpack byte 0x${b.toString(16)}`);
+  }
+}
+
+/**
+ * Decodes one msgpack object. Lenient: every int family, str8/16/32, bin, floats, any map
+ * key order. Strings and binaries come back as `Uint8Array`, map keys as strings.
+ *
+ * @example
+ * ```ts
+ * const { value, offset } = decodeMsgpack(new Uint8Array([0x81, 0xa1, 0x41, 0x01]));
+ * // value = { A: 1 }, offset = 4
+ * ```
+ * @param bytes the input
+ * @param offset where the object starts (default 0)
+ * @param views return str/bin payloads as views into `bytes` (no copies); only when `bytes`
+ *   is never modified afterwards (a received packet, not a reused read buffer)
+ * @returns the value and the offset just after it
+ * @throws CodecError on malformed input; with `truncated: true` when more bytes are needed
+ */
+export function decodeMsgpack(
+  bytes: Uint8Array,
+  offset = 0,
+  views = false,
+): { value: MsgpackValue; offset: number } {
+  const c: Cursor = {
+    buf: bytes,
+    view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    pos: offset,
+    views,
+  };
+  const value = readValue(c, 0);
+  return { value, offset: c.pos };
+}

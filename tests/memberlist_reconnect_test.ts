@@ -1,0 +1,297 @@
+/**
+ * Unit tests of the partition-heal and anti-resurrection parts of memberlist: the Serf-style
+ * reconnector (reconnect.ts), tombstones and direct accusations (tombstone.ts), and the
+ * member table's use of them (stale alives refused and answered, revivals verified).
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Awareness } from "../memberlist/awareness.ts";
+import type { MemberlistTuning } from "../memberlist/config.ts";
+import type { Core } from "../memberlist/core.ts";
+import { Counters } from "../memberlist/counters.ts";
+import type { Alive, Message } from "../memberlist/messages.ts";
+import { Reconnector } from "../memberlist/reconnect.ts";
+import { MemberTable, NodeStateCode, type StateEnv } from "../memberlist/state.ts";
+import { TimerSet } from "../memberlist/timers.ts";
+import { Tombstones } from "../memberlist/tombstone.ts";
+import { seededRandom } from "../transport/random.ts";
+import type { HostPort } from "../transport/types.ts";
+import { VirtualClock } from "../transport/virtual_clock.ts";
+
+const tuning: MemberlistTuning = {
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 500,
+  indirectChecks: 3,
+  gossipIntervalMs: 200,
+  gossipNodes: 3,
+  gossipToTheDeadMs: 30_000,
+  suspicionMult: 4,
+  suspicionMaxTimeoutMult: 6,
+  retransmitMult: 4,
+  pushPullIntervalMs: 30_000,
+  tcpTimeoutMs: 10_000,
+  awarenessMaxMultiplier: 8,
+  udpBufferSize: 1400,
+  disableTcpPings: false,
+  deadNodeReclaimMs: 0,
+};
+
+const VSN = Uint8Array.of(1, 5, 2, 0, 0, 0);
+function alive(node: string, incarnation: number, last = 2): Alive {
+  return {
+    incarnation,
+    node,
+    addr: Uint8Array.of(10, 0, 0, last),
+    port: 7946,
+    meta: null,
+    vsn: VSN,
+  };
+}
+
+interface Harness {
+  clock: VirtualClock;
+  table: MemberTable;
+  events: string[];
+  broadcasts: Message[];
+  accused: { to: string; msg: Message }[];
+  verifies: { node: string; done: (ok: boolean) => void }[];
+}
+
+function harness(over: Partial<MemberlistTuning> = {}, withVerify = true): Harness {
+  const clock = new VirtualClock(1_000_000);
+  const h: Harness = {
+    clock,
+    table: null as unknown as MemberTable,
+    events: [],
+    broadcasts: [],
+    accused: [],
+    verifies: [],
+  };
+  const env: StateEnv = {
+    clock,
+    name: "self",
+    tuning: { ...tuning, ...over },
+    awareness: new Awareness(8),
+    random: seededRandom(3),
+    broadcast: (_node, msg) => h.broadcasts.push(msg),
+    emit: (ev, rec) => h.events.push(`${ev} ${rec.name}`),
+    warn: () => {},
+    accuse: (addr, port, msg) => h.accused.push({ to: `${addr.join(".")}:${port}`, msg }),
+    verify: withVerify ? (_a, _p, node, done) => h.verifies.push({ node, done }) : undefined,
+  };
+  h.table = new MemberTable(env);
+  h.table.setAlive(Uint8Array.of(10, 0, 0, 1), 7946, new Uint8Array(0), VSN);
+  return h;
+}
+
+// b alive at incarnation `inc`, then declared dead, then (optionally) reaped.
+function killB(h: Harness, inc: number, reap: boolean): void {
+  h.table.aliveNode(alive("b", inc), false);
+  h.table.deadNode({ incarnation: inc, node: "b", from: "x" });
+  if (reap) {
+    h.clock.advance(31_000);
+    h.table.resetNodes();
+    assert.equal(h.table.byName.get("b"), undefined, "reaped");
+  }
+  h.events.length = 0;
+  h.broadcasts.length = 0;
+}
+
+describe("tombstones", () => {
+  it("refuse alives at or below the buried incarnation, forget on a newer one", () => {
+    const t = new Tombstones(() => 60_000);
+    t.bury("b", 5, 0);
+    assert.equal(t.refuses("b", 3), true);
+    assert.equal(t.refuses("b", 5), true);
+    assert.equal(t.refuses("c", 1), false);
+    assert.equal(t.refuses("b", 6), false);
+    assert.equal(t.size, 0, "a newer alive removed the tombstone");
+  });
+
+  it("rate-limit accusations per member and expire", () => {
+    const t = new Tombstones(() => 60_000);
+    assert.equal(t.mayAccuse("b", 0, 1000), true);
+    assert.equal(t.mayAccuse("b", 999, 1000), false);
+    assert.equal(t.mayAccuse("c", 999, 1000), true);
+    assert.equal(t.mayAccuse("b", 1000, 1000), true);
+    t.bury("b", 1, 0);
+    t.bury("c", 1, 30_000);
+    t.prune(60_000, 30_000);
+    assert.equal(t.incarnationOf("b"), undefined);
+    assert.equal(t.incarnationOf("c"), 1);
+  });
+});
+
+describe("member table: stale alives and revivals", () => {
+  it("a stale alive about a reaped member is refused, accused and re-gossiped (memberlist#312)", () => {
+    const h = harness();
+    killB(h, 4, true);
+    h.table.aliveNode(alive("b", 4), false); // replayed by a member that missed the death
+    assert.equal(h.table.byName.get("b"), undefined, "not revived");
+    assert.deepEqual(h.events, []);
+    assert.equal(h.accused.length, 1);
+    assert.equal(h.accused[0].to, "10.0.0.2:7946");
+    assert.deepEqual(h.accused[0].msg, {
+      type: "dead",
+      body: { incarnation: 4, node: "b", from: "self" },
+    });
+    assert.deepEqual(h.broadcasts, [h.accused[0].msg]);
+    h.table.aliveNode(alive("b", 2), false); // within the same probe interval: no new packet
+    assert.equal(h.accused.length, 1);
+    h.clock.advance(1000);
+    h.table.aliveNode(alive("b", 2), false);
+    assert.equal(h.accused.length, 2);
+  });
+
+  it("a restarted member's low alive gets the accusation it must refute (memberlist#311)", () => {
+    const h = harness();
+    killB(h, 9, false);
+    h.table.aliveNode(alive("b", 1), false);
+    assert.equal(h.table.byName.get("b")?.state, NodeStateCode.dead);
+    assert.deepEqual(h.accused.map((a) => a.msg), [{
+      type: "dead",
+      body: { incarnation: 9, node: "b", from: "self" },
+    }]);
+    // a suspect member is told of the suspicion instead
+    const s = harness();
+    s.table.aliveNode(alive("c", 3, 3), false);
+    s.table.suspectNode({ incarnation: 3, node: "c", from: "x" });
+    s.table.aliveNode(alive("c", 3, 3), false);
+    assert.equal(s.accused[0].msg.type, "suspect");
+    s.table.stopTimers();
+  });
+
+  it("a higher alive about a dead member is believed only once the member answers a ping", () => {
+    const h = harness();
+    killB(h, 4, false);
+    h.table.aliveNode(alive("b", 5), false);
+    assert.equal(h.table.byName.get("b")?.state, NodeStateCode.dead, "not yet");
+    assert.equal(h.verifies.length, 1);
+    h.table.aliveNode(alive("b", 5), false); // one check at a time
+    assert.equal(h.verifies.length, 1);
+    h.verifies[0].done(false); // a replay of state from before it died: no answer
+    assert.equal(h.table.byName.get("b")?.state, NodeStateCode.dead);
+    h.table.aliveNode(alive("b", 6), false);
+    h.verifies[1].done(true); // it answered: a genuine refutation
+    assert.equal(h.table.byName.get("b")?.state, NodeStateCode.alive);
+    assert.equal(h.table.byName.get("b")?.incarnation, 6);
+    assert.deepEqual(h.events, ["join b"]);
+  });
+
+  it("the same check guards a reaped member coming back with a higher incarnation", () => {
+    const h = harness();
+    killB(h, 4, true);
+    h.table.aliveNode(alive("b", 5), false);
+    assert.equal(h.table.byName.get("b"), undefined);
+    h.verifies[0].done(true);
+    assert.equal(h.table.byName.get("b")?.state, NodeStateCode.alive);
+    assert.equal(h.table.tombstones.size, 0);
+  });
+
+  it("without a verifier (no node around the table) revivals are immediate, as in memberlist", () => {
+    const h = harness({}, false);
+    killB(h, 4, false);
+    h.table.aliveNode(alive("b", 5), false);
+    assert.equal(h.table.byName.get("b")?.state, NodeStateCode.alive);
+  });
+});
+
+interface FakeCore {
+  core: Core;
+  clock: VirtualClock;
+  joins: HostPort[];
+  table: MemberTable;
+}
+
+function fakeCore(over: Partial<MemberlistTuning>, members: number): FakeCore {
+  const h = harness(over);
+  for (let i = 0; i < members; i++) h.table.aliveNode(alive(`m${i}`, 1, 10 + i), false);
+  const joins: HostPort[] = [];
+  const timers = new TimerSet(h.clock);
+  const core = {
+    name: "self",
+    clock: h.clock,
+    tuning: { ...tuning, ...over },
+    timers,
+    table: h.table,
+    counters: new Counters(),
+    random: seededRandom(7),
+    isClosed: () => false,
+    track: () => {},
+    logger: { debug: () => {}, warn: () => {} },
+  } as unknown as Core;
+  return { core, clock: h.clock, joins, table: h.table };
+}
+
+describe("reconnector (Serf ReconnectInterval / ReconnectTimeout)", () => {
+  it("remembers members declared dead until they come back or leave", () => {
+    const f = fakeCore({}, 3);
+    const r = new Reconnector(f.core, () => Promise.resolve());
+    const rec = (name: string) => f.table.byName.get(name)!;
+    r.observe("dead", rec("m0"));
+    r.observe("dead", rec("m1"));
+    r.observe("dead", rec("self"));
+    assert.equal(r.size, 2, "never ourselves");
+    r.observe("join", rec("m0"));
+    r.observe("left", rec("m1"));
+    assert.equal(r.size, 0);
+  });
+
+  it("re-joins failed members with probability failed / alive, every interval", async () => {
+    const f = fakeCore({ reconnectIntervalMs: 30_000 }, 9);
+    const r = new Reconnector(f.core, (to) => {
+      f.joins.push(to);
+      return Promise.resolve();
+    });
+    // 3 of 9 failed: 7 alive (ourselves included) => p = 3/7 per round
+    for (const name of ["m0", "m1", "m2"]) {
+      f.table.deadNode({ incarnation: 1, node: name, from: "x" });
+      r.observe("dead", f.table.byName.get(name)!);
+    }
+    r.start();
+    for (let i = 0; i < 200; i++) {
+      await f.clock.advanceAsync(30_000);
+      await new Promise((resolve) => setImmediate(resolve)); // the attempt settles
+    }
+    const rate = f.joins.length / 200;
+    assert.ok(rate > 0.3 && rate < 0.56, `attempt rate ${rate}`);
+    const targets = new Set(f.joins.map((j) => j.host));
+    assert.deepEqual([...targets].sort(), ["10.0.0.10", "10.0.0.11", "10.0.0.12"]);
+    assert.equal(f.core.counters.snapshot().reconnects, f.joins.length);
+    f.core.timers.clearAll();
+  });
+
+  it("forgets failed members after the reconnect timeout", async () => {
+    const f = fakeCore({ reconnectIntervalMs: 10_000, reconnectTimeoutMs: 60_000 }, 2);
+    const r = new Reconnector(f.core, (to) => {
+      f.joins.push(to);
+      return Promise.resolve();
+    });
+    f.table.deadNode({ incarnation: 1, node: "m0", from: "x" });
+    r.observe("dead", f.table.byName.get("m0")!);
+    r.start();
+    await f.clock.advanceAsync(59_000);
+    assert.equal(r.size, 1);
+    await f.clock.advanceAsync(11_000);
+    assert.equal(r.size, 0);
+    const attempts = f.joins.length;
+    assert.ok(attempts > 0);
+    await f.clock.advanceAsync(100_000);
+    assert.equal(f.joins.length, attempts, "no attempts once forgotten");
+    f.core.timers.clearAll();
+  });
+
+  it("is off with an interval of 0", async () => {
+    const f = fakeCore({ reconnectIntervalMs: 0 }, 2);
+    const r = new Reconnector(f.core, (to) => {
+      f.joins.push(to);
+      return Promise.resolve();
+    });
+    f.table.deadNode({ incarnation: 1, node: "m0", from: "x" });
+    r.observe("dead", f.table.byName.get("m0")!);
+    r.start();
+    await f.clock.advanceAsync(300_000);
+    assert.deepEqual(f.joins, []);
+    assert.equal(f.core.timers.size, 0);
+  });
+});
