@@ -89,11 +89,20 @@ async function agent(args: string[]): Promise<number> {
       reply(res, 200, { heads: Object.fromEntries(node.log.heads()) });
     } else if (req.method === "POST" && req.url === "/append") {
       readJson(req).then(async (body) => {
-        const { value, key, ack, timeout } = body as { value?: unknown; key?: string; ack?: AckMode; timeout?: number };
-        const bytes = new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value ?? null));
+        const { value, key, ack, timeout } = body as {
+          value?: unknown;
+          key?: string;
+          ack?: AckMode;
+          timeout?: number;
+        };
+        const bytes = new TextEncoder().encode(
+          typeof value === "string" ? value : JSON.stringify(value ?? null),
+        );
         const at = await node.log.append(bytes, { key, ack: ack ?? "local", timeout });
         reply(res, 200, at);
-      }).catch((err: Error) => reply(res, err.name === "QuorumError" ? 503 : 400, { error: err.message }));
+      }).catch((err: Error) =>
+        reply(res, err.name === "QuorumError" ? 503 : 400, { error: err.message })
+      );
     } else {
       reply(res, 404, { error: "not found" });
     }

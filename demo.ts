@@ -164,7 +164,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       60_000,
       draw,
     );
-    await say(`recovered: node-c rejoined on its old ports with its file log and caught up (${t4} ms)`);
+    await say(
+      `recovered: node-c rejoined on its old ports with its file log and caught up (${t4} ms)`,
+    );
 
     const ok: string[] = [];
     for (const [name, node] of nodes) {

@@ -154,7 +154,10 @@ describe("cluster() edge cases", () => {
   it("keyring: members with the same key form a cluster, a node with another key is kept out", async () => {
     const key = new Uint8Array(32).fill(7);
     const a = await cluster(loopback(), { name: "key-a", keyring: [key] });
-    const b = await cluster(loopback({ members: [a.addresses.memberlist!] }), { name: "key-b", keyring: [key] });
+    const b = await cluster(loopback({ members: [a.addresses.memberlist!] }), {
+      name: "key-b",
+      keyring: [key],
+    });
     const c = await cluster(loopback({ members: [a.addresses.memberlist!] }), {
       name: "key-c",
       keyring: [new Uint8Array(32).fill(9)],

@@ -23,7 +23,9 @@ describe("npm package", () => {
     const root = repoRoot();
     if (isDeno || !existsSync(join(root, "npm", "package.json"))) {
       // Under Deno the Node build may be stale or missing: build it (without its test run).
-      await run(process.execPath, ["run", "-A", join(root, "npm-build.ts"), "--no-test"], { cwd: root });
+      await run(process.execPath, ["run", "-A", join(root, "npm-build.ts"), "--no-test"], {
+        cwd: root,
+      });
     }
     dir = await mkdtemp(join(tmpdir(), "npm-package-test-"));
     await run("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: join(root, "npm") });
@@ -31,8 +33,15 @@ describe("npm package", () => {
     assert.ok(tarball, "npm pack wrote a tarball");
     const app = join(dir, "app");
     await run("mkdir", ["-p", app]);
-    await writeFile(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
-    await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", join(dir, tarball)], { cwd: app, timeout: 180_000 });
+    await writeFile(
+      join(app, "package.json"),
+      JSON.stringify({ name: "app", private: true, type: "module" }),
+    );
+    await run(
+      "npm",
+      ["install", "--no-audit", "--no-fund", "--loglevel=error", join(dir, tarball)],
+      { cwd: app, timeout: 180_000 },
+    );
     await writeFile(
       join(app, "main.mjs"),
       `import { cluster, parseClusterConfig } from "@response/cluster";

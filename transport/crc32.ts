@@ -1,5 +1,8 @@
 /**
- * CRC-32 (IEEE 802.3, the zlib/PNG polynomial), table driven. Guards each segment record.
+ * CRC-32 (IEEE 802.3, the zlib/PNG polynomial, Go's `crc32.ChecksumIEEE`), table driven.
+ *
+ * It lives with the transport because both layers above need the same byte-integrity check:
+ * memberlist's CRC envelope and the log's segment records (and they may not import each other).
  *
  * @module
  */
@@ -21,6 +24,8 @@ const TABLE: Uint32Array = (() => {
  * ```ts
  * crc32(new TextEncoder().encode("123456789")); // 0xcbf43926
  * ```
+ * @param bytes the bytes
+ * @returns the unsigned 32-bit checksum
  */
 export function crc32(bytes: Uint8Array): number {
   let c = 0xffffffff;

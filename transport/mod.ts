@@ -38,3 +38,4 @@ export type { SimDropCounters, SimStats } from "./sim_core.ts";
 export { DEFAULT_LINK, type LinkConfig } from "./sim_link.ts";
 export { faultyNetwork } from "./fault.ts";
 export type { Faults, FaultStats, FaultyNetwork } from "./fault.ts";
+export { crc32 } from "./crc32.ts";

@@ -10,6 +10,11 @@ export const isDeno: boolean = typeof process.versions.deno === "string";
 
 /** Command and leading arguments that run the CLI with the current runtime. */
 export function cliCommand(): { cmd: string; args: string[] } {
-  if (isDeno) return { cmd: process.execPath, args: ["run", "-A", fileURLToPath(new URL("../../cli.ts", import.meta.url))] };
+  if (isDeno) {
+    return {
+      cmd: process.execPath,
+      args: ["run", "-A", fileURLToPath(new URL("../../cli.ts", import.meta.url))],
+    };
+  }
   return { cmd: process.execPath, args: [fileURLToPath(new URL("../../cli.js", import.meta.url))] };
 }
