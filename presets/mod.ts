@@ -49,6 +49,8 @@ const lan: Preset = {
     udpBufferSize: 1400, // fits a 1500-byte Ethernet MTU
     disableTcpPings: false, // the TCP fallback ping spots UDP-only trouble
     deadNodeReclaimMs: 0, // a dead name cannot return at another address (memberlist default)
+    reconnectIntervalMs: 30_000, // re-join one failed member per round: healed partitions merge (Serf)
+    reconnectTimeoutMs: 24 * 3600_000, // forget a failed member's address after a day (Serf)
   },
   log: {
     pushMode: "immediate", // sub-millisecond links: every append goes out at once
@@ -75,6 +77,7 @@ const local: Preset = {
     retransmitMult: 2,
     pushPullIntervalMs: 15_000,
     tcpTimeoutMs: 1_000,
+    reconnectIntervalMs: 10_000, // one host: retrying is cheap, heal in seconds
   },
   log: {
     ...lan.log,
