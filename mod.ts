@@ -26,7 +26,7 @@ export type {
   ClusterOptions,
   ClusterStats,
   Logger,
-} from "./cluster.ts";
+} from "./cluster_types.ts";
 export { ConfigError, parseClusterConfig } from "./config.ts";
 export type { ClusterConfig, ConfigIssue, Environment } from "./config.ts";
 export { presets } from "./presets/mod.ts";
