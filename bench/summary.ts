@@ -142,9 +142,13 @@ export function buildRows(dir: string, steps: StepStatus[]): Row[] {
   // bench/sim.ts: real nodes on the simulated network, against Serf's convergence model.
   const sims = list(load(dir, "sim.json"));
   const simNote = sims.length === 0 ? "bench/sim.ts results not present" : "";
+  // Rows the simulation could not run (too large for this machine) carry a `skipped` reason.
+  const measured = sims.filter((e) => !e.skipped);
   const simAt = (n: number): Json | undefined =>
-    sims.find((e) => e.preset === "lan" && e.n === n && e.loss === 0);
-  const simNs = [...new Set(sims.filter((e) => e.preset === "lan" && e.loss === 0).map((e) => e.n))]
+    measured.find((e) => e.preset === "lan" && e.n === n && e.loss === 0);
+  const simNs = [
+    ...new Set(measured.filter((e) => e.preset === "lan" && e.loss === 0).map((e) => e.n)),
+  ]
     .filter((n): n is number => typeof n === "number").sort((a, b) => a - b);
   for (const n of simNs.length > 0 ? simNs : [1000]) {
     const e = simAt(n);
@@ -175,6 +179,20 @@ export function buildRows(dir: string, steps: StepStatus[]): Row[] {
       node: null,
       anchor: ms("serfModelMs"),
       note: simNote,
+    }, steps));
+  }
+  for (const e of sims.filter((x) => x.skipped && x.preset === "lan" && x.loss === 0)) {
+    rows.push(row({
+      measure: `simulated lan cluster, N = ${e.n}`,
+      unit: "s",
+      anchorName: "Serf convergence model",
+      dir: "lower",
+      bound: 1,
+      steps: ["simulation"],
+      deno: null,
+      node: null,
+      anchor: num(e.serfModelMs) === null ? null : num(e.serfModelMs)! / 1000,
+      note: `not run: ${String(e.skipped)}`,
     }, steps));
   }
   const big = simAt(simNs.at(-1) ?? 1000);
