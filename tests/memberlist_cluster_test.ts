@@ -13,25 +13,10 @@ import { JoinError, Keyring, Memberlist, type MemberlistTuning } from "../member
 import { encodeMessage } from "../memberlist/messages.ts";
 import { sealPacket } from "../memberlist/packet.ts";
 import { nodeNetwork } from "../transport/node.ts";
+import { FAST_TUNING } from "./support/fast_tuning.ts";
 import type { Transport } from "../transport/types.ts";
 
-const tuning: MemberlistTuning = {
-  probeIntervalMs: 200,
-  probeTimeoutMs: 100,
-  indirectChecks: 1,
-  gossipIntervalMs: 50,
-  gossipNodes: 3,
-  gossipToTheDeadMs: 2000,
-  suspicionMult: 3,
-  suspicionMaxTimeoutMult: 6,
-  retransmitMult: 2,
-  pushPullIntervalMs: 2000,
-  tcpTimeoutMs: 1000,
-  awarenessMaxMultiplier: 8,
-  udpBufferSize: 1400,
-  disableTcpPings: false,
-  deadNodeReclaimMs: 0,
-};
+const tuning: MemberlistTuning = FAST_TUNING;
 
 const keyA = new Uint8Array(16).map((_, i) => i + 1);
 const keyB = new Uint8Array(16).map((_, i) => 100 + i);

@@ -17,24 +17,9 @@ import { Tombstones } from "../memberlist/tombstone.ts";
 import { seededRandom } from "../transport/random.ts";
 import type { HostPort } from "../transport/types.ts";
 import { VirtualClock } from "../transport/virtual_clock.ts";
+import { presets } from "../presets/mod.ts";
 
-const tuning: MemberlistTuning = {
-  probeIntervalMs: 1000,
-  probeTimeoutMs: 500,
-  indirectChecks: 3,
-  gossipIntervalMs: 200,
-  gossipNodes: 3,
-  gossipToTheDeadMs: 30_000,
-  suspicionMult: 4,
-  suspicionMaxTimeoutMult: 6,
-  retransmitMult: 4,
-  pushPullIntervalMs: 30_000,
-  tcpTimeoutMs: 10_000,
-  awarenessMaxMultiplier: 8,
-  udpBufferSize: 1400,
-  disableTcpPings: false,
-  deadNodeReclaimMs: 0,
-};
+const tuning: MemberlistTuning = presets.lan.memberlist;
 
 const VSN = Uint8Array.of(1, 5, 2, 0, 0, 0);
 function alive(node: string, incarnation: number, last = 2): Alive {

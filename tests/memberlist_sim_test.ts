@@ -10,24 +10,9 @@ import { Memberlist, type MemberlistTuning } from "../memberlist/mod.ts";
 import { SimNetwork } from "../transport/sim_network.ts";
 import { VirtualClock } from "../transport/virtual_clock.ts";
 import { seededRandom } from "../transport/random.ts";
+import { presets } from "../presets/mod.ts";
 
-const lan: MemberlistTuning = {
-  probeIntervalMs: 1000,
-  probeTimeoutMs: 500,
-  indirectChecks: 3,
-  gossipIntervalMs: 200,
-  gossipNodes: 3,
-  gossipToTheDeadMs: 30_000,
-  suspicionMult: 4,
-  suspicionMaxTimeoutMult: 6,
-  retransmitMult: 4,
-  pushPullIntervalMs: 30_000,
-  tcpTimeoutMs: 10_000,
-  awarenessMaxMultiplier: 8,
-  udpBufferSize: 1400,
-  disableTcpPings: false,
-  deadNodeReclaimMs: 0,
-};
+const lan: MemberlistTuning = presets.lan.memberlist;
 
 interface Sim {
   clock: VirtualClock;

@@ -4,39 +4,7 @@ import { MemberTable, NodeStateCode, type StateEnv, toMember } from "../memberli
 import { Awareness } from "../memberlist/awareness.ts";
 import type { MemberlistTuning } from "../memberlist/config.ts";
 import type { Alive, Message } from "../memberlist/messages.ts";
-import type { Clock, TimerHandle } from "../transport/types.ts";
-
-class ManualClock implements Clock {
-  t = 1_000_000;
-  private seq = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    const id = ++this.seq;
-    this.timers.set(id, { at: this.t + Math.max(0, ms), fn });
-    return id;
-  }
-  clearTimeout(h: TimerHandle): void {
-    this.timers.delete(h as number);
-  }
-  get pending(): number {
-    return this.timers.size;
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const e of this.timers) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e;
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.t = next[1].at;
-      next[1].fn();
-    }
-    this.t = end;
-  }
-}
+import { VirtualClock } from "../transport/virtual_clock.ts";
 
 const tuning: MemberlistTuning = {
   probeIntervalMs: 1000,
@@ -59,7 +27,7 @@ const tuning: MemberlistTuning = {
 const VSN = Uint8Array.of(1, 5, 2, 0, 0, 0);
 
 function setup(over: Partial<MemberlistTuning> = {}) {
-  const clock = new ManualClock();
+  const clock = new VirtualClock(1_000_000);
   const events: [string, string][] = [];
   const sent: { node: string; msg: Message; done?: () => void }[] = [];
   let refutes = 0;

@@ -2,40 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { remainingSuspicionTime, Suspicion, suspicionTimeout } from "../memberlist/suspicion.ts";
 import { Awareness } from "../memberlist/awareness.ts";
-import type { Clock, TimerHandle } from "../transport/types.ts";
-
-/** A hand-driven clock: timers fire only when advance() passes them. */
-class ManualClock implements Clock {
-  t = 0;
-  private seq = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    const id = ++this.seq;
-    this.timers.set(id, { at: this.t + Math.max(0, ms), fn });
-    return id;
-  }
-  clearTimeout(h: TimerHandle): void {
-    this.timers.delete(h as number);
-  }
-  get pending(): number {
-    return this.timers.size;
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const e of this.timers) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e;
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.t = next[1].at;
-      next[1].fn();
-    }
-    this.t = end;
-  }
-}
+import { VirtualClock } from "../transport/virtual_clock.ts";
 
 describe("suspicionTimeout (PROTOCOL §3.3)", () => {
   it("matches the upstream vectors for n = 5..1000", () => {
@@ -71,7 +38,7 @@ describe("remainingSuspicionTime (min 2 s, max 30 s, k 3)", () => {
 
 describe("Suspicion timer", () => {
   it("starts at max and fires once with the confirmation count", () => {
-    const clock = new ManualClock();
+    const clock = new VirtualClock(0);
     const fired: number[] = [];
     new Suspicion(clock, "a", 3, 2000, 30000, (c) => fired.push(c));
     clock.advance(29_999);
@@ -81,7 +48,7 @@ describe("Suspicion timer", () => {
     assert.equal(clock.pending, 0);
   });
   it("starts at min when no confirmations are expected", () => {
-    const clock = new ManualClock();
+    const clock = new VirtualClock(0);
     const fired: number[] = [];
     const s = new Suspicion(clock, "a", 0, 2000, 30000, (c) => fired.push(c));
     assert.equal(s.confirm("b"), false);
@@ -89,7 +56,7 @@ describe("Suspicion timer", () => {
     assert.deepEqual(fired, [0]);
   });
   it("shrinks with distinct confirmations and ignores repeats and the accuser", () => {
-    const clock = new ManualClock();
+    const clock = new VirtualClock(0);
     const fired: number[] = [];
     const s = new Suspicion(clock, "a", 3, 2000, 30000, (c) => fired.push(c));
     assert.equal(s.confirm("a"), false, "the accuser is pre-counted");
@@ -102,7 +69,7 @@ describe("Suspicion timer", () => {
     assert.deepEqual(fired, [1]);
   });
   it("fires immediately when the remaining time is negative", () => {
-    const clock = new ManualClock();
+    const clock = new VirtualClock(0);
     const fired: number[] = [];
     const s = new Suspicion(clock, "a", 3, 2000, 30000, (c) => fired.push(c));
     clock.advance(1000);
@@ -116,7 +83,7 @@ describe("Suspicion timer", () => {
     assert.deepEqual(fired, [3]);
   });
   it("stop() cancels the timer", () => {
-    const clock = new ManualClock();
+    const clock = new VirtualClock(0);
     const fired: number[] = [];
     const s = new Suspicion(clock, "a", 3, 2000, 30000, (c) => fired.push(c));
     s.stop();

@@ -15,6 +15,7 @@ import { Memberlist, type MemberlistTuning } from "../../memberlist/mod.ts";
 import { openPlain } from "../../memberlist/plain_packet.ts";
 import { nodeNetwork } from "../../transport/node.ts";
 import { fuzzInput, plainPacketArb, plainStreamArb } from "./fuzz_arbitraries.ts";
+import { FAST_TUNING } from "./fast_tuning.ts";
 
 /** What a flood did and what the nodes saw. */
 export interface FloodReport {
@@ -48,23 +49,7 @@ export interface FloodReport {
 }
 
 /** Short timings, so a few seconds of flood span many probe rounds. */
-export const FLOOD_TUNING: MemberlistTuning = {
-  probeIntervalMs: 200,
-  probeTimeoutMs: 100,
-  indirectChecks: 1,
-  gossipIntervalMs: 50,
-  gossipNodes: 3,
-  gossipToTheDeadMs: 2000,
-  suspicionMult: 3,
-  suspicionMaxTimeoutMult: 6,
-  retransmitMult: 2,
-  pushPullIntervalMs: 2000,
-  tcpTimeoutMs: 1000,
-  awarenessMaxMultiplier: 8,
-  udpBufferSize: 1400,
-  disableTcpPings: false,
-  deadNodeReclaimMs: 0,
-};
+export const FLOOD_TUNING: MemberlistTuning = FAST_TUNING;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

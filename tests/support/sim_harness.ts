@@ -10,26 +10,11 @@ import { Memberlist, type MemberlistTuning } from "../../memberlist/mod.ts";
 import type { LinkConfig } from "../../transport/sim_link.ts";
 import { SimNetwork } from "../../transport/sim_network.ts";
 import { VirtualClock } from "../../transport/virtual_clock.ts";
+import { presets } from "../../presets/mod.ts";
 import { seededRandom } from "../../transport/random.ts";
 
 /** hashicorp DefaultLANConfig timings. */
-export const LAN: MemberlistTuning = {
-  probeIntervalMs: 1000,
-  probeTimeoutMs: 500,
-  indirectChecks: 3,
-  gossipIntervalMs: 200,
-  gossipNodes: 3,
-  gossipToTheDeadMs: 30_000,
-  suspicionMult: 4,
-  suspicionMaxTimeoutMult: 6,
-  retransmitMult: 4,
-  pushPullIntervalMs: 30_000,
-  tcpTimeoutMs: 10_000,
-  awarenessMaxMultiplier: 8,
-  udpBufferSize: 1400,
-  disableTcpPings: false,
-  deadNodeReclaimMs: 0,
-};
+export const LAN: MemberlistTuning = presets.lan.memberlist;
 
 /** hashicorp DefaultWANConfig timings. */
 export const WAN: MemberlistTuning = {
