@@ -62,3 +62,20 @@ export interface ReadOptions {
   /** Most entries (default: all). */
   readonly limit?: number;
 }
+
+/**
+ * An operation on a closed log.
+ *
+ * @example
+ * ```ts
+ * await log.close();
+ * await log.append(bytes).catch((err) => err instanceof LogClosedError); // true
+ * ```
+ */
+export class LogClosedError extends Error {
+  /** Creates the error. */
+  constructor() {
+    super("the log is closed");
+    this.name = "LogClosedError";
+  }
+}

@@ -19,7 +19,7 @@
  */
 import { systemClock } from "../transport/clock.ts";
 import type { Clock, HostPort, Network } from "../transport/types.ts";
-import type { AppendOptions, AppendResult, ReadOptions } from "./api.ts";
+import { type AppendOptions, type AppendResult, LogClosedError, type ReadOptions } from "./api.ts";
 import { LwwState, ReplicatedCache } from "./cache.ts";
 import { type Entry, validateEntry } from "./entry.ts";
 import { HybridClock } from "./hlc.ts";
@@ -66,14 +66,6 @@ interface Stored {
   readonly first: number;
   readonly last: number;
   readonly error?: unknown;
-}
-
-/** An operation on a closed log. */
-export class LogClosedError extends Error {
-  constructor() {
-    super("the log is closed");
-    this.name = "LogClosedError";
-  }
 }
 
 const encoder = new TextEncoder();

@@ -30,7 +30,8 @@
  *
  * @module
  */
-export { LogClosedError, ReplicatedLog } from "./log.ts";
+export { ReplicatedLog } from "./log.ts";
+export { LogClosedError } from "./api.ts";
 export type { ReplicatedLogOptions } from "./log.ts";
 export type { AckMode, AppendOptions, AppendResult, ReadOptions } from "./api.ts";
 export type { LogPeer } from "./replicator.ts";

@@ -10,7 +10,6 @@
  */
 import type { Clock } from "../transport/types.ts";
 import type { Awareness } from "./awareness.ts";
-import type { MemberlistTuning } from "./config.ts";
 import {
   EMPTY,
   internAddr,
@@ -25,7 +24,7 @@ import {
 import type { Alive, Dead, Message, Suspect } from "./messages.ts";
 import { Suspicion, suspicionTimeout } from "./suspicion.ts";
 import { Tombstones } from "./tombstone.ts";
-import { DEFAULT_RECONNECT_TIMEOUT_MS } from "./config.ts";
+import { DEFAULT_RECONNECT_TIMEOUT_MS, type MemberlistTuning } from "./config.ts";
 
 /** What the table needs from its owner. */
 export interface StateEnv {
@@ -51,10 +50,7 @@ export interface StateEnv {
   onDegradedTimeout?(): void;
   /** Sends an accusation straight to a member's address (see tombstone.ts). */
   accuse?(addr: Uint8Array, port: number, msg: Message): void;
-  /**
-   * Pings `node` at an address and reports whether it answered; when given, an alive that
-   * would bring a dead or reaped member back is believed only after that answer.
-   */
+  /** Pings `node`; an alive reviving a dead or reaped member is believed only if it answers. */
   verify?(addr: Uint8Array, port: number, node: string, done: (ok: boolean) => void): void;
 }
 
