@@ -78,6 +78,7 @@ const nodeEntries = [
   "bench/steady_state.ts",
   "bench/log_bench.ts",
   "bench/log_bench_node.ts",
+  "bench/sim.ts",
 ];
 
 /** Copies a result a Node build wrote under build/ to bench/results/<name>. */
@@ -131,6 +132,20 @@ const STEPS: Step[] = [
     cmd: () =>
       exists("bench/sim.ts") ? denoRun("bench/sim.ts", ...reducedFlag("bench/sim.ts")) : null,
     timeoutMs: 60 * MIN,
+  },
+  // The same cluster on Node, for the rows the summary shows (lan, loss 0): virtual times match
+  // Deno's for the same seed; heap and wall time are Node's own.
+  {
+    name: "simulation (node)",
+    cmd: () =>
+      exists("bench/sim.ts")
+        ? nodeRun(
+          "bench/sim.ts",
+          ...["--presets", "lan", "--n", "30,100,1000", "--loss", "0"],
+          ...["--out", join(RESULTS, "sim-node.json")],
+        )
+        : null,
+    timeoutMs: 30 * MIN,
   },
   {
     name: "fuzz (deno)",

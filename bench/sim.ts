@@ -21,15 +21,18 @@
  * Links: lan = 1 ms latency; wan = 30 ms latency + up to 10 ms jitter.
  *
  *   npx deno run -A --v8-flags=--expose-gc bench/sim.ts [--n 30,100,1000] [--presets lan,wan]
- *       [--loss 0,0.1,0.5] [--seed 1]
+ *       [--loss 0,0.1,0.5] [--seed 1] [--out bench/results/sim.json]
+ *   node --expose-gc build/bench-node/bench/sim.js ... --out bench/results/sim-node.json
+ *       (after bench/node_build.ts; bench/run does both)
  *
- * Prints a table and writes bench/results/sim.json and bench/results/sim.svg (entries of runs
- * not repeated are kept from the previous file).
+ * Prints a table and writes the JSON (default bench/results/sim.json; `--out` is relative to
+ * the working directory) and a chart next to it with the same stem (.svg). Entries of runs not
+ * repeated are kept from the previous file. The JSON records the runtime and its version.
  *
  * @module
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { totalmem } from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -293,7 +296,11 @@ async function main(): Promise<void> {
   const presets = arg("presets", "lan,wan").split(",") as ("lan" | "wan")[];
   const losses = arg("loss", "0,0.1,0.5").split(",").map(Number);
   const seed = Number(arg("seed", "1"));
-  if (gc === undefined) console.warn("run with --v8-flags=--expose-gc to measure heap per member");
+  if (gc === undefined) {
+    console.warn(
+      "run with --expose-gc (node) or --v8-flags=--expose-gc (deno) to measure heap per member",
+    );
+  }
   console.log(HEADER);
   const fresh: SimResult[] = [];
   for (const preset of presets) {
@@ -305,7 +312,10 @@ async function main(): Promise<void> {
       } else fresh.push(...(await runPreset(preset, n, losses, seed)));
     }
   }
-  const out = fileURLToPath(new URL("./results/sim.json", import.meta.url));
+  const outArg = arg("out", "");
+  const out = outArg === ""
+    ? fileURLToPath(new URL("./results/sim.json", import.meta.url))
+    : resolve(process.cwd(), outArg);
   mkdirSync(dirname(out), { recursive: true });
   let previous: SimResult[] = [];
   if (existsSync(out)) {
@@ -323,7 +333,7 @@ async function main(): Promise<void> {
   const doc = {
     benchmark: "memberlist simulation (bench/sim.ts)",
     date: new Date().toISOString(),
-    runtime: typeof (globalThis as { Deno?: unknown }).Deno === "object" ? "deno" : "node",
+    runtime: runtime(),
     seed,
     notes: [
       "joinMs / failureMs: time until 99.99 % of members report the change (ceil(0.9999 N)).",
@@ -335,9 +345,18 @@ async function main(): Promise<void> {
     results: merged,
   };
   writeFileSync(out, JSON.stringify(doc, null, 2) + "\n");
-  const svg = fileURLToPath(new URL("./results/sim.svg", import.meta.url));
+  const svg = out.replace(/(\.json)?$/, ".svg");
   writeFileSync(svg, renderChart(merged));
-  console.log("\nwrote bench/results/sim.json and bench/results/sim.svg");
+  console.log(`\nwrote ${out} and ${svg}`);
+}
+
+/** "deno 2.x.y (V8 …)" or "node v20.x.y (V8 …)": Deno also sets process.versions.node. */
+function runtime(): string {
+  const deno = (globalThis as { Deno?: { version?: { deno?: string } } }).Deno;
+  const v8 = process.versions.v8;
+  return deno?.version?.deno !== undefined
+    ? `deno ${deno.version.deno} (V8 ${v8})`
+    : `node ${process.version} (V8 ${v8})`;
 }
 
 await main();

@@ -140,20 +140,28 @@ export function buildRows(dir: string, steps: StepStatus[]): Row[] {
   }, steps));
 
   // bench/sim.ts: real nodes on the simulated network, against Serf's convergence model.
+  // Deno from sim.json (full matrix), Node from sim-node.json (lan, loss 0 only).
   const sims = list(load(dir, "sim.json"));
-  const simNote = sims.length === 0 ? "bench/sim.ts results not present" : "";
+  const simsNode = list(load(dir, "sim-node.json"));
+  const simNote = [
+    sims.length === 0 ? "bench/sim.ts results (Deno) not present" : "",
+    simsNode.length === 0 ? "sim-node.json (Node) not present" : "",
+  ].filter((x) => x !== "").join("; ");
+  const simSteps = ["simulation", "simulation (node)"];
   // Rows the simulation could not run (too large for this machine) carry a `skipped` reason.
   const measured = sims.filter((e) => !e.skipped);
-  const simAt = (n: number): Json | undefined =>
-    measured.find((e) => e.preset === "lan" && e.n === n && e.loss === 0);
+  const lanAt = (l: Json[], n: number): Json | undefined =>
+    l.find((e) => !e.skipped && e.preset === "lan" && e.n === n && e.loss === 0);
+  const simAt = (n: number): Json | undefined => lanAt(measured, n);
   const simNs = [
     ...new Set(measured.filter((e) => e.preset === "lan" && e.loss === 0).map((e) => e.n)),
   ]
     .filter((n): n is number => typeof n === "number").sort((a, b) => a - b);
   for (const n of simNs.length > 0 ? simNs : [1000]) {
     const e = simAt(n);
-    const ms = (k: string): number | null => {
-      const v = num(e?.[k]);
+    const en = lanAt(simsNode, n);
+    const ms = (k: string, x: Json | undefined = e): number | null => {
+      const v = num(x?.[k]);
       return v === null ? null : v / 1000;
     };
     rows.push(row({
@@ -162,9 +170,9 @@ export function buildRows(dir: string, steps: StepStatus[]): Row[] {
       anchorName: "Serf convergence model",
       dir: "lower",
       bound: 1,
-      steps: ["simulation"],
+      steps: simSteps,
       deno: ms("joinMs"),
-      node: null,
+      node: ms("joinMs", en),
       anchor: ms("serfModelMs"),
       note: simNote,
     }, steps));
@@ -174,9 +182,9 @@ export function buildRows(dir: string, steps: StepStatus[]): Row[] {
       anchorName: "Serf convergence model",
       dir: "lower",
       bound: 1,
-      steps: ["simulation"],
+      steps: simSteps,
       deno: ms("failureSpreadMs"),
-      node: null,
+      node: ms("failureSpreadMs", en),
       anchor: ms("serfModelMs"),
       note: simNote,
     }, steps));
@@ -196,15 +204,16 @@ export function buildRows(dir: string, steps: StepStatus[]): Row[] {
     }, steps));
   }
   const big = simAt(simNs.at(-1) ?? 1000);
+  const bigNode = lanAt(simsNode, num(big?.n) ?? 1000);
   rows.push(row({
     measure: `simulated bytes per node per second, lan, N = ${num(big?.n) ?? "?"}`,
     unit: "B/s",
     anchorName: "Serf bandwidth estimate (upper bound)",
     dir: "lower",
     bound: 1,
-    steps: ["simulation"],
+    steps: simSteps,
     deno: num(big?.bytesPerNodePerSec),
-    node: null,
+    node: num(bigNode?.bytesPerNodePerSec),
     anchor: num(big?.serfBytesPerNodePerSec),
     note: simNote,
   }, steps));
@@ -217,9 +226,9 @@ export function buildRows(dir: string, steps: StepStatus[]): Row[] {
     anchorName: "—",
     dir: "lower",
     bound: 1,
-    steps: ["simulation"],
+    steps: simSteps,
     deno: simHeap,
-    node: null,
+    node: num(bigNode?.heapBytesPerMember),
     anchor: null,
     note: "heap growth of the whole simulation / N²; Go exposes no heap figure",
   }, steps));
