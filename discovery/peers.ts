@@ -7,6 +7,7 @@
 import { formatHostPort } from "../transport/address.ts";
 import type { Clock, HostPort } from "../transport/types.ts";
 import type { Discovery, DiscoveryLogger } from "./types.ts";
+import { systemClock } from "../transport/clock.ts";
 
 /** What {@link discoverPeers} needs besides the discovery. */
 export interface DiscoverPeersOptions {
@@ -26,12 +27,6 @@ export interface DiscoverPeersOptions {
    */
   readonly knownMembers?: () => HostPort[];
 }
-
-const systemClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 const silent: DiscoveryLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
