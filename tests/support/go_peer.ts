@@ -14,6 +14,7 @@ import { Buffer } from "node:buffer";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { ensureGoPeerBuilt } from "./go_peer_build.ts";
+import type { MemberlistTuning } from "../../memberlist/mod.ts";
 
 export { ensureGoPeerBuilt, GO_INSTALL_HINT, goPeerSource } from "./go_peer_build.ts";
 
@@ -36,26 +37,10 @@ export interface PeerMember {
 }
 
 /**
- * Timing overrides; the field names equal those of memberlist's MemberlistTuning so the
- * same object can configure both sides of an interop test.
+ * Timing overrides: memberlist's own tuning fields, so the same object configures both sides
+ * of an interop test (less reconnect, which Go memberlist does not have).
  */
-export interface PeerTuning {
-  probeIntervalMs: number;
-  probeTimeoutMs: number;
-  indirectChecks: number;
-  gossipIntervalMs: number;
-  gossipNodes: number;
-  gossipToTheDeadMs: number;
-  suspicionMult: number;
-  suspicionMaxTimeoutMult: number;
-  retransmitMult: number;
-  pushPullIntervalMs: number;
-  tcpTimeoutMs: number;
-  awarenessMaxMultiplier: number;
-  udpBufferSize: number;
-  disableTcpPings: boolean;
-  deadNodeReclaimMs: number;
-}
+export type PeerTuning = Omit<MemberlistTuning, "reconnectIntervalMs" | "reconnectTimeoutMs">;
 
 /** How to start a peer. */
 export interface PeerOptions {
