@@ -155,8 +155,11 @@ export class MemberTable {
       if (tomb !== undefined) {
         if (a.incarnation <= tomb) {
           // A stale alive about a reaped member must not revive it (memberlist#312).
-          const body = { incarnation: tomb, node: a.node, from: env.name };
-          this.accuse(a, { type: "dead", body });
+          const dead: Message = {
+            type: "dead",
+            body: { incarnation: tomb, node: a.node, from: env.name },
+          };
+          if (this.accuse(a, dead)) env.broadcast(a.node, dead);
           return;
         }
         if (!verified && env.verify !== undefined) return this.verify(a, onFinished);
@@ -201,12 +204,20 @@ export class MemberTable {
     }
     if (a.incarnation <= rec.incarnation && !isLocal && !updatesNode) {
       // We hold an accusation it has not refuted: make sure it hears it (memberlist#311).
-      if (rec.state !== NodeStateCode.alive) {
+      if (rec.state === NodeStateCode.suspect) {
+        // Only to the member itself: a re-gossiped suspect "from" us would count as an
+        // independent confirmation everywhere and shrink every suspicion timer to its minimum,
+        // turning one stale push/pull into false deaths under packet loss.
         const body = { incarnation: rec.incarnation, node: a.node, from: env.name };
-        this.accuse(
-          a,
-          rec.state === NodeStateCode.suspect ? { type: "suspect", body } : { type: "dead", body },
-        );
+        this.accuse(a, { type: "suspect", body });
+      } else if (rec.state !== NodeStateCode.alive) {
+        // A left member stays left: from === node is how "left" travels.
+        const from = rec.state === NodeStateCode.left ? a.node : env.name;
+        const dead: Message = {
+          type: "dead",
+          body: { incarnation: rec.incarnation, node: a.node, from },
+        };
+        if (this.accuse(a, dead)) env.broadcast(a.node, dead);
       }
       return;
     }
@@ -353,14 +364,16 @@ export class MemberTable {
     });
   }
 
-  // A stale alive: tell the member itself (a restarted one refutes) and re-gossip the
-  // accusation (members still holding the stale alive learn the truth). Once per member per
-  // probe interval.
-  private accuse(a: Alive, msg: Message): void {
+  // A stale alive: tell the member itself (a restarted one refutes). Once per member per probe
+  // interval; returns false when rate-limited. Callers re-gossip deaths (members still holding
+  // the stale alive learn the truth), never suspicions (see aliveNode).
+  private accuse(a: Alive, msg: Message): boolean {
     const env = this.env;
-    if (!this.tombstones.mayAccuse(a.node, env.clock.now(), env.tuning.probeIntervalMs)) return;
-    env.broadcast(a.node, msg);
+    if (!this.tombstones.mayAccuse(a.node, env.clock.now(), env.tuning.probeIntervalMs)) {
+      return false;
+    }
     env.accuse?.(a.addr, a.port, msg);
+    return true;
   }
 
   /**

@@ -108,6 +108,8 @@ describe("memberlist cluster on loopback", () => {
   it("a falsely suspected node refutes and stays alive", async () => {
     const target = nodes[2];
     const inc = target.localMember().incarnation;
+    // On a loaded machine n2 may already have refuted a real suspicion: count from here.
+    const refutedBefore = target.counters().refutations;
     const suspect = encodeMessage({
       type: "suspect",
       body: { incarnation: inc, node: "n2", from: "n0" },
@@ -115,7 +117,7 @@ describe("memberlist cluster on loopback", () => {
     const packet = await sealPacket(suspect, { compress: false, crc: false, ...sec() });
     raw.sendPacket(target.address, packet);
     raw.sendPacket(nodes[3].address, packet);
-    await waitFor("refutation", () => target.counters().refutations >= 1);
+    await waitFor("refutation", () => target.counters().refutations > refutedBefore);
     assert.ok(target.localMember().incarnation > inc);
     assert.ok(target.healthScore() >= 0);
     await waitFor("new incarnation everywhere", () =>
@@ -157,7 +159,10 @@ describe("memberlist cluster on loopback", () => {
     // Still healthy: every node still sees everyone alive, and n0 still answers probes.
     const probes = target.counters().messagesIn.ack ?? 0;
     await waitFor("acks keep flowing", () => (target.counters().messagesIn.ack ?? 0) > probes + 2);
-    assert.ok(nodes.every((n) => n.aliveMembers().length === 5));
+    // A loaded machine may leave a node briefly suspect; what matters is that all are alive
+    // again and nobody was declared dead.
+    await waitFor("5 alive everywhere", () => nodes.every((n) => n.aliveMembers().length === 5));
+    assert.ok(!events.some((e) => e.ev === "dead"));
   });
 
   it("a wrong-key node does not join and its packets are rejected", async () => {

@@ -141,9 +141,28 @@ describe("member table: stale alives and revivals", () => {
     const s = harness();
     s.table.aliveNode(alive("c", 3, 3), false);
     s.table.suspectNode({ incarnation: 3, node: "c", from: "x" });
+    s.broadcasts.length = 0;
     s.table.aliveNode(alive("c", 3, 3), false);
-    assert.equal(s.accused[0].msg.type, "suspect");
+    assert.deepEqual(s.accused.map((a) => a.msg), [{
+      type: "suspect",
+      body: { incarnation: 3, node: "c", from: "self" },
+    }]);
+    // ...and only the member: re-gossiped, a suspect "from self" would count as an independent
+    // confirmation on every other node and cut their suspicion timers to the minimum.
+    assert.deepEqual(s.broadcasts, []);
     s.table.stopTimers();
+  });
+
+  it("a stale alive about a member that left is answered with its leave, not a death", () => {
+    const h = harness();
+    h.table.aliveNode(alive("b", 2), false);
+    h.table.deadNode({ incarnation: 2, node: "b", from: "b" });
+    h.broadcasts.length = 0;
+    h.table.aliveNode(alive("b", 2), false);
+    const left = { type: "dead", body: { incarnation: 2, node: "b", from: "b" } };
+    assert.deepEqual(h.accused.map((a) => a.msg), [left]);
+    assert.deepEqual(h.broadcasts, [left]);
+    assert.equal(h.table.byName.get("b")?.state, NodeStateCode.left);
   });
 
   it("a higher alive about a dead member is believed only once the member answers a ping", () => {
