@@ -19,8 +19,8 @@
  *   stale "alive" replayed by push/pull cannot revive it, and an alive that would bring a dead
  *   member back is believed only once the member answers a ping;
  * - direct accusations (memberlist#311, PR #345): an alive older than the death or suspicion
- *   we hold is answered by sending that accusation to the member and re-gossiping it, so a
- *   node restarted at incarnation 1 refutes at once.
+ *   we hold is answered by sending that accusation to the member (and re-gossiping a death),
+ *   so a node restarted at incarnation 1 refutes at once.
  *
  * @example
  * ```ts

@@ -13,6 +13,8 @@
  * because we hold a death or suspicion at an equal or higher incarnation, we send that
  * accusation straight to the address the alive names (rate-limited per member): a live
  * restarted node refutes at once with a higher incarnation, a gone one costs one packet.
+ * Deaths are re-gossiped as well; suspicions are not, since every other member would count
+ * the re-gossiped one as an independent confirmation and shorten its suspicion timer.
  *
  * @module
  */
