@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { spawnSync } from "node:child_process";
 import process from "node:process";
-import { EchoFleet, orderedPairs, uniqueTag } from "./support/echo_fleet.ts";
+import { EchoFleet, orderedPairs, uniqueTag } from "../support/echo_fleet.ts";
 import {
   canCreateNamespaces,
   cleanupStaleNamespaces,
@@ -15,13 +15,13 @@ import {
   existingNamespaces,
   rootInterfaceExists,
   type Testbed,
-} from "./support/netns.ts";
-import { run } from "./support/netns_exec.ts";
+} from "../support/netns.ts";
+import { run } from "../support/netns_exec.ts";
 
 const HOSTS = 5;
 const can = await canCreateNamespaces();
 const skip: string | false = can.ok ? false : `network namespaces unavailable: ${can.reason}`;
-if (skip) console.log(`chaos_netns_test: SKIPPED: ${skip}`);
+if (skip) console.log(`chaos/netns_test: SKIPPED: ${skip}`);
 
 /** Sends `count` packets over every ordered pair at once; returns the measurements keyed "a>b". */
 async function allPairs(fleet: EchoFleet, label: string, count: number) {

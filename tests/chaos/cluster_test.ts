@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { presets } from "../presets/mod.ts";
+import { presets } from "../../presets/mod.ts";
 import {
   Agent,
   agentName,
@@ -24,8 +24,8 @@ import {
   stopAgents,
   waitAllSee,
   writeAgentConfig,
-} from "./support/chaos_agents.ts";
-import { canCreateNamespaces, createTestbed, type Testbed } from "./support/netns.ts";
+} from "../support/chaos_agents.ts";
+import { canCreateNamespaces, createTestbed, type Testbed } from "../support/netns.ts";
 
 const HOSTS = 5;
 const NAMES = Array.from({ length: HOSTS }, (_, i) => agentName(i));
@@ -63,8 +63,8 @@ function command(): CliCommand {
   if (cli === undefined || !cli.ok) throw new Error("unreachable: scenario ran without a CLI");
   return cli.command;
 }
-if (skip) console.log(`chaos_cluster_test: SKIPPED: ${skip}`);
-else if (skipCrash) console.log(`chaos_cluster_test: crash scenario SKIPPED: ${skipCrash}`);
+if (skip) console.log(`chaos/cluster_test: SKIPPED: ${skip}`);
+else if (skipCrash) console.log(`chaos/cluster_test: crash scenario SKIPPED: ${skipCrash}`);
 
 /** A fresh testbed, config dir and running, converged cluster; `body` runs, then all is removed. */
 async function withCluster(
