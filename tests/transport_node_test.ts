@@ -3,7 +3,7 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { nodeNetwork, type NodeTransport, type Stream, TransportError } from "../transport/mod.ts";
 import { HIGH_WATER } from "../transport/node_stream.ts";
 
@@ -101,6 +101,16 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<Transport
   assert.fail(`expected rejection with ${code}`);
 }
 
+function tcpPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => {
+      server.close(() => resolve(true));
+    });
+  });
+}
+
 describe("nodeNetwork bind", () => {
   it("port 0 binds UDP and TCP on the same port", async () => {
     const t = await bind();
@@ -145,16 +155,27 @@ describe("nodeNetwork bind", () => {
   });
 
   it("EADDRINUSE when only the UDP port is taken, and TCP is released again", async () => {
-    const raw = createSocket("udp4");
-    try {
-      await new Promise<void>((resolve) => raw.bind(0, "127.0.0.1", resolve));
-      const port = raw.address().port;
-      await rejectsWith(nodeNetwork.bind({ host: "127.0.0.1", port, packets: true }), "EADDRINUSE");
-      // the TCP listener of the failed attempt must be gone: a streams-only bind succeeds
-      const t = await bind("127.0.0.1", port, false);
-      assert.equal(t.address.port, port);
-    } finally {
-      raw.close();
+    // The kernel picks the UDP port; on a busy machine the TCP port of the same number may be
+    // in use by some other socket (an outgoing connection's local port). Take a port whose TCP
+    // side is free, so the failure below is the UDP one this test is about.
+    for (let attempt = 0;; attempt++) {
+      const raw = createSocket("udp4");
+      try {
+        await new Promise<void>((resolve) => raw.bind(0, "127.0.0.1", resolve));
+        const port = raw.address().port;
+        if (!(await tcpPortFree(port)) && attempt < 20) continue;
+        const err = await rejectsWith(
+          nodeNetwork.bind({ host: "127.0.0.1", port, packets: true }),
+          "EADDRINUSE",
+        );
+        assert.match(err.message, /UDP/);
+        // the TCP listener of the failed attempt must be gone: a streams-only bind succeeds
+        const t = await bind("127.0.0.1", port, false);
+        assert.equal(t.address.port, port);
+        return;
+      } finally {
+        raw.close();
+      }
     }
   });
 
