@@ -59,6 +59,7 @@ export class Counters {
     degradedTimeouts: 0,
     reconnects: 0,
     accusationsSent: 0,
+    staleAccusationsAnswered: 0,
     revivalChecks: 0,
   };
 
@@ -101,6 +102,7 @@ export class Counters {
       | "degradedTimeouts"
       | "reconnects"
       | "accusationsSent"
+      | "staleAccusationsAnswered"
       | "revivalChecks",
   ): void {
     this.c[key]++;

@@ -225,7 +225,7 @@ export class Memberlist {
       warn: (msg, data) => logger.warn(msg, data),
       onRefute: () => counters.inc("refutations"),
       onDegradedTimeout: () => counters.inc("degradedTimeouts"),
-      accuse: (addr, port, msg) => {
+      sendDirect: (addr, port, msg) => {
         if (self === null || self.#closed) return;
         let host: string;
         try {
@@ -233,7 +233,7 @@ export class Memberlist {
         } catch {
           return;
         }
-        counters.inc("accusationsSent");
+        counters.inc(msg.type === "alive" ? "staleAccusationsAnswered" : "accusationsSent");
         self.#sender.sendMsg({ host, port }, encodeMessage(msg));
       },
       verify: (addr, port, node, done) => {

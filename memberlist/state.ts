@@ -48,8 +48,12 @@ export interface StateEnv {
   onRefute?(): void;
   /** Called when a suspicion timed out with fewer confirmations than wanted. */
   onDegradedTimeout?(): void;
-  /** Sends an accusation straight to a member's address (see tombstone.ts). */
-  accuse?(addr: Uint8Array, port: number, msg: Message): void;
+  /**
+   * Sends a message straight to a member's address: an accusation to a member announcing a
+   * stale alive (see tombstone.ts), or our current alive to a member accusing an incarnation
+   * we already out-bid.
+   */
+  sendDirect?(addr: Uint8Array, port: number, msg: Message): void;
   /** Pings `node`; an alive reviving a dead or reaped member is believed only if it answers. */
   verify?(addr: Uint8Array, port: number, node: string, done: (ok: boolean) => void): void;
 }
@@ -268,7 +272,11 @@ export class MemberTable {
   suspectNode(s: Suspect): void {
     const env = this.env;
     const rec = this.byName.get(s.node);
-    if (rec === undefined || s.incarnation < rec.incarnation) return;
+    if (rec === undefined) return;
+    if (s.incarnation < rec.incarnation) {
+      if (rec.name === env.name) this.answerStale(rec, s.from);
+      return;
+    }
     const timer = this.timers.get(s.node);
     if (timer !== undefined) {
       // Independent accusers shorten the timer; re-gossip so confirmations keep flowing.
@@ -312,7 +320,11 @@ export class MemberTable {
   deadNode(d: Dead, onFinished?: () => void): void {
     const env = this.env;
     const rec = this.byName.get(d.node);
-    if (rec === undefined || d.incarnation < rec.incarnation) return;
+    if (rec === undefined) return;
+    if (d.incarnation < rec.incarnation) {
+      if (rec.name === env.name && !this.leaving) this.answerStale(rec, d.from);
+      return;
+    }
     this.clearTimer(d.node);
     if (rec.state === NodeStateCode.dead || rec.state === NodeStateCode.left) return;
     if (rec.name === env.name) {
@@ -340,15 +352,19 @@ export class MemberTable {
     me.incarnation = inc;
     this.env.awareness.applyDelta(1);
     this.env.onRefute?.();
-    const a: Alive = {
-      incarnation: inc,
-      node: me.name,
-      addr: me.addr,
-      port: me.port,
-      meta: me.meta.length === 0 ? null : me.meta,
-      vsn: me.vsn,
-    };
-    this.env.broadcast(me.name, { type: "alive", body: a });
+    this.env.broadcast(me.name, aliveAbout(me));
+  }
+
+  // An accusation of an incarnation we already out-bid: the accuser missed our refutation and
+  // would otherwise declare us dead on its own (hashicorp/memberlist ignores it the same way,
+  // and its accuser then holds us dead until a push/pull). Tell the accuser directly, once
+  // per probe interval; no new incarnation is needed.
+  private answerStale(me: NodeRecord, from: string): void {
+    const env = this.env;
+    const accuser = this.byName.get(from);
+    if (accuser === undefined || accuser === me) return;
+    if (!this.tombstones.mayContact(from, env.clock.now(), env.tuning.probeIntervalMs)) return;
+    env.sendDirect?.(accuser.addr, accuser.port, aliveAbout(me));
   }
 
   // A higher alive about a member we hold dead may be a genuine refutation or a replay of
@@ -369,10 +385,10 @@ export class MemberTable {
   // the stale alive learn the truth), never suspicions (see aliveNode).
   private accuse(a: Alive, msg: Message): boolean {
     const env = this.env;
-    if (!this.tombstones.mayAccuse(a.node, env.clock.now(), env.tuning.probeIntervalMs)) {
+    if (!this.tombstones.mayContact(a.node, env.clock.now(), env.tuning.probeIntervalMs)) {
       return false;
     }
-    env.accuse?.(a.addr, a.port, msg);
+    env.sendDirect?.(a.addr, a.port, msg);
     return true;
   }
 
@@ -456,6 +472,18 @@ export class MemberTable {
       this.timers.delete(name);
     }
   }
+}
+
+function aliveAbout(me: NodeRecord): Message {
+  const body: Alive = {
+    incarnation: me.incarnation,
+    node: me.name,
+    addr: me.addr,
+    port: me.port,
+    meta: me.meta.length === 0 ? null : me.meta,
+    vsn: me.vsn,
+  };
+  return { type: "alive", body };
 }
 
 export { type NodeRecord, NodeStateCode, recordAddress, toMember } from "./member.ts";

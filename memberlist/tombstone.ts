@@ -80,10 +80,11 @@ export class Tombstones {
   }
 
   /**
-   * True (and recorded) when `name` may be accused now: at most once per `minGapMs`, so a
-   * flood of stale alives costs a bounded number of packets.
+   * True (and recorded) when a direct packet (an accusation, or an answer to a stale one) may
+   * go to `name` now: at most once per `minGapMs`, so a flood of stale messages costs a
+   * bounded number of packets.
    */
-  mayAccuse(name: string, now: number, minGapMs: number): boolean {
+  mayContact(name: string, now: number, minGapMs: number): boolean {
     const last = this.accusedAt.get(name);
     if (last !== undefined && now - last < minGapMs) return false;
     this.accusedAt.delete(name);

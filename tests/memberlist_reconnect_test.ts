@@ -61,7 +61,7 @@ function harness(over: Partial<MemberlistTuning> = {}, withVerify = true): Harne
     broadcast: (_node, msg) => h.broadcasts.push(msg),
     emit: (ev, rec) => h.events.push(`${ev} ${rec.name}`),
     warn: () => {},
-    accuse: (addr, port, msg) => h.accused.push({ to: `${addr.join(".")}:${port}`, msg }),
+    sendDirect: (addr, port, msg) => h.accused.push({ to: `${addr.join(".")}:${port}`, msg }),
     verify: withVerify ? (_a, _p, node, done) => h.verifies.push({ node, done }) : undefined,
   };
   h.table = new MemberTable(env);
@@ -95,10 +95,10 @@ describe("tombstones", () => {
 
   it("rate-limit accusations per member and expire", () => {
     const t = new Tombstones(() => 60_000);
-    assert.equal(t.mayAccuse("b", 0, 1000), true);
-    assert.equal(t.mayAccuse("b", 999, 1000), false);
-    assert.equal(t.mayAccuse("c", 999, 1000), true);
-    assert.equal(t.mayAccuse("b", 1000, 1000), true);
+    assert.equal(t.mayContact("b", 0, 1000), true);
+    assert.equal(t.mayContact("b", 999, 1000), false);
+    assert.equal(t.mayContact("c", 999, 1000), true);
+    assert.equal(t.mayContact("b", 1000, 1000), true);
     t.bury("b", 1, 0);
     t.bury("c", 1, 30_000);
     t.prune(60_000, 30_000);
@@ -163,6 +163,35 @@ describe("member table: stale alives and revivals", () => {
     assert.deepEqual(h.accused.map((a) => a.msg), [left]);
     assert.deepEqual(h.broadcasts, [left]);
     assert.equal(h.table.byName.get("b")?.state, NodeStateCode.left);
+  });
+
+  it("an accusation of an incarnation we out-bid is answered to the accuser with our alive", () => {
+    const h = harness();
+    h.table.aliveNode(alive("b", 1), false);
+    h.table.suspectNode({ incarnation: 1, node: "self", from: "b" }); // refuted: now at 2
+    const inc = h.table.self()!.incarnation;
+    assert.ok(inc >= 2);
+    h.accused.length = 0;
+    h.broadcasts.length = 0;
+    // b missed the refutation and accuses the old incarnation again (e.g. its buddy ping)
+    h.table.suspectNode({ incarnation: 1, node: "self", from: "b" });
+    assert.equal(h.accused.length, 1);
+    assert.equal(h.accused[0].to, "10.0.0.2:7946");
+    const msg = h.accused[0].msg;
+    assert.equal(msg.type, "alive");
+    assert.equal(msg.type === "alive" && msg.body.incarnation, inc, "no new incarnation");
+    assert.equal(h.table.self()!.incarnation, inc);
+    assert.deepEqual(h.broadcasts, [], "nothing gossiped");
+    // once per probe interval per accuser, deaths alike; unknown accusers get nothing
+    h.table.deadNode({ incarnation: 1, node: "self", from: "b" });
+    assert.equal(h.accused.length, 1);
+    h.clock.advance(1000);
+    h.table.deadNode({ incarnation: 1, node: "self", from: "b" });
+    assert.equal(h.accused.length, 2);
+    assert.equal(h.accused[1].msg.type, "alive");
+    h.table.suspectNode({ incarnation: 1, node: "self", from: "stranger" });
+    assert.equal(h.accused.length, 2);
+    assert.equal(h.table.self()!.state, NodeStateCode.alive);
   });
 
   it("a higher alive about a dead member is believed only once the member answers a ping", () => {

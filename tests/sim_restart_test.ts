@@ -56,7 +56,14 @@ async function restartScenario(
       assert.equal(l.localMember().incarnation, 1);
     }
     await sim.joinAll(half, seedsOfRestarted);
-    const took = await sim.until(() => sim.converged(), 180_000, 500);
+    // Settled: all alive everywhere, and every view of a restarted node is above the death the
+    // survivors held (a node that learnt its pre-restart alive from a survivor holds that until
+    // the refutation or a push/pull reaches it).
+    const outbid = () =>
+      sim.running().every((l) =>
+        l.members().every((m) => !before.has(m.name) || m.incarnation > before.get(m.name)!)
+      );
+    const took = await sim.until(() => sim.converged() && outbid(), 180_000, 500);
     assert.notEqual(took, undefined, "restarted nodes are not alive everywhere");
     for (const l of sim.running()) {
       for (const m of l.members()) {
