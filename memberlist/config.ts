@@ -238,10 +238,11 @@ export interface MemberlistCounters {
    */
   accusationsSent: number;
   /**
-   * Our current alive sent straight to a member that accused an incarnation of ours we had
-   * already out-bid (it missed our refutation), so it does not declare us dead on its own.
+   * Our current alive sent straight to a member that accused us: right after refuting it, or
+   * when it accused an incarnation we had already out-bid (it missed our refutation), so its
+   * suspicion timer does not declare us dead on its own.
    */
-  staleAccusationsAnswered: number;
+  accusationsAnswered: number;
   /**
    * Pings sent before believing an alive that would bring a dead or reaped member back (it
    * may be a replay of state from before its death, memberlist#312).

@@ -59,7 +59,7 @@ export class Counters {
     degradedTimeouts: 0,
     reconnects: 0,
     accusationsSent: 0,
-    staleAccusationsAnswered: 0,
+    accusationsAnswered: 0,
     revivalChecks: 0,
   };
 
@@ -102,7 +102,7 @@ export class Counters {
       | "degradedTimeouts"
       | "reconnects"
       | "accusationsSent"
-      | "staleAccusationsAnswered"
+      | "accusationsAnswered"
       | "revivalChecks",
   ): void {
     this.c[key]++;

@@ -233,7 +233,7 @@ export class Memberlist {
         } catch {
           return;
         }
-        counters.inc(msg.type === "alive" ? "staleAccusationsAnswered" : "accusationsSent");
+        counters.inc(msg.type === "alive" ? "accusationsAnswered" : "accusationsSent");
         self.#sender.sendMsg({ host, port }, encodeMessage(msg));
       },
       verify: (addr, port, node, done) => {

@@ -274,7 +274,7 @@ export class MemberTable {
     const rec = this.byName.get(s.node);
     if (rec === undefined) return;
     if (s.incarnation < rec.incarnation) {
-      if (rec.name === env.name) this.answerStale(rec, s.from);
+      if (rec.name === env.name) this.tellAccuser(rec, s.from);
       return;
     }
     const timer = this.timers.get(s.node);
@@ -286,6 +286,7 @@ export class MemberTable {
     if (rec.state !== NodeStateCode.alive) return;
     if (rec.name === env.name) {
       this.refute(rec, s.incarnation);
+      this.tellAccuser(rec, s.from);
       return;
     }
     env.broadcast(s.node, { type: "suspect", body: s });
@@ -322,7 +323,7 @@ export class MemberTable {
     const rec = this.byName.get(d.node);
     if (rec === undefined) return;
     if (d.incarnation < rec.incarnation) {
-      if (rec.name === env.name && !this.leaving) this.answerStale(rec, d.from);
+      if (rec.name === env.name && !this.leaving) this.tellAccuser(rec, d.from);
       return;
     }
     this.clearTimer(d.node);
@@ -330,6 +331,7 @@ export class MemberTable {
     if (rec.name === env.name) {
       if (!this.leaving) {
         this.refute(rec, d.incarnation);
+        this.tellAccuser(rec, d.from);
         return;
       }
       env.broadcast(d.node, { type: "dead", body: d }, onFinished);
@@ -355,11 +357,12 @@ export class MemberTable {
     this.env.broadcast(me.name, aliveAbout(me));
   }
 
-  // An accusation of an incarnation we already out-bid: the accuser missed our refutation and
-  // would otherwise declare us dead on its own (hashicorp/memberlist ignores it the same way,
-  // and its accuser then holds us dead until a push/pull). Tell the accuser directly, once
-  // per probe interval; no new incarnation is needed.
-  private answerStale(me: NodeRecord, from: string): void {
+  // Sends our current alive straight to whoever accused us, once per probe interval. After a
+  // refutation: gossip with a retransmit limit may miss the accuser in a small cluster, whose
+  // timer then runs out. For an accusation of an incarnation we already out-bid: the accuser
+  // missed our refutation and would declare us dead on its own (hashicorp/memberlist ignores
+  // such an accusation, and the accuser holds us dead until a push/pull corrects it).
+  private tellAccuser(me: NodeRecord, from: string): void {
     const env = this.env;
     const accuser = this.byName.get(from);
     if (accuser === undefined || accuser === me) return;

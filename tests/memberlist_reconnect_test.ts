@@ -165,14 +165,19 @@ describe("member table: stale alives and revivals", () => {
     assert.equal(h.table.byName.get("b")?.state, NodeStateCode.left);
   });
 
-  it("an accusation of an incarnation we out-bid is answered to the accuser with our alive", () => {
+  it("a refutation, and any later accusation of the out-bid incarnation, reach the accuser", () => {
     const h = harness();
     h.table.aliveNode(alive("b", 1), false);
+    h.broadcasts.length = 0;
     h.table.suspectNode({ incarnation: 1, node: "self", from: "b" }); // refuted: now at 2
     const inc = h.table.self()!.incarnation;
     assert.ok(inc >= 2);
+    // the refutation is gossiped, and sent to the accuser, whom gossip might miss
+    assert.deepEqual(h.broadcasts.map((m) => m.type), ["alive"]);
+    assert.deepEqual(h.accused.map((a) => [a.to, a.msg]), [["10.0.0.2:7946", h.broadcasts[0]]]);
     h.accused.length = 0;
     h.broadcasts.length = 0;
+    h.clock.advance(1000);
     // b missed the refutation and accuses the old incarnation again (e.g. its buddy ping)
     h.table.suspectNode({ incarnation: 1, node: "self", from: "b" });
     assert.equal(h.accused.length, 1);
