@@ -21,9 +21,10 @@
  * - direct accusations (memberlist#311, PR #345): an alive older than the death or suspicion
  *   we hold is answered by sending that accusation to the member (and re-gossiping a death),
  *   so a node restarted at incarnation 1 refutes at once;
- * - answered accusers: a refutation also goes straight to the accuser (gossip with a small
- *   retransmit limit may miss it), and so does our current alive when someone accuses an
- *   incarnation we already out-bid (it missed our refutation).
+ * - answered accusers: a refutation also goes straight to the accuser and to the member that
+ *   relayed the accusation (gossip with a small retransmit limit may miss them), and so does
+ *   our current alive when someone accuses an incarnation we already out-bid (it missed our
+ *   refutation).
  *
  * @example
  * ```ts

@@ -102,7 +102,7 @@ export class Receiver {
         this.prober.handleNack(m.body.seqNo);
         return;
       case "suspect":
-        c.table.suspectNode(m.body);
+        c.table.suspectNode(m.body, from);
         return;
       case "alive": {
         const a = m.body;
@@ -116,7 +116,7 @@ export class Receiver {
         return;
       }
       case "dead":
-        c.table.deadNode(m.body);
+        c.table.deadNode(m.body, undefined, from);
         return;
       case "user":
         c.delegate.notifyMsg?.(m.body);

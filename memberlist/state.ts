@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Clock } from "../transport/types.ts";
+import type { Clock, HostPort } from "../transport/types.ts";
 import type { Awareness } from "./awareness.ts";
 import {
   EMPTY,
@@ -268,13 +268,17 @@ export class MemberTable {
     }
   }
 
-  /** Handles a suspect message (also: a confirmation of a running suspicion). */
-  suspectNode(s: Suspect): void {
+  /**
+   * Handles a suspect message (also: a confirmation of a running suspicion). `via` is the
+   * address the message came from, when it came over the network: a member gossiping an
+   * accusation about us holds it too, so it hears our answer.
+   */
+  suspectNode(s: Suspect, via?: HostPort): void {
     const env = this.env;
     const rec = this.byName.get(s.node);
     if (rec === undefined) return;
     if (s.incarnation < rec.incarnation) {
-      if (rec.name === env.name) this.tellAccuser(rec, s.from);
+      if (rec.name === env.name) this.tellAccusers(rec, s.from, via);
       return;
     }
     const timer = this.timers.get(s.node);
@@ -286,7 +290,7 @@ export class MemberTable {
     if (rec.state !== NodeStateCode.alive) return;
     if (rec.name === env.name) {
       this.refute(rec, s.incarnation);
-      this.tellAccuser(rec, s.from);
+      this.tellAccusers(rec, s.from, via);
       return;
     }
     env.broadcast(s.node, { type: "suspect", body: s });
@@ -317,13 +321,16 @@ export class MemberTable {
     env.emit("suspect", rec);
   }
 
-  /** Handles a dead message; `from === node` means the node left gracefully. */
-  deadNode(d: Dead, onFinished?: () => void): void {
+  /**
+   * Handles a dead message; `from === node` means the node left gracefully. `via` as for
+   * {@link suspectNode}.
+   */
+  deadNode(d: Dead, onFinished?: () => void, via?: HostPort): void {
     const env = this.env;
     const rec = this.byName.get(d.node);
     if (rec === undefined) return;
     if (d.incarnation < rec.incarnation) {
-      if (rec.name === env.name && !this.leaving) this.tellAccuser(rec, d.from);
+      if (rec.name === env.name && !this.leaving) this.tellAccusers(rec, d.from, via);
       return;
     }
     this.clearTimer(d.node);
@@ -331,7 +338,7 @@ export class MemberTable {
     if (rec.name === env.name) {
       if (!this.leaving) {
         this.refute(rec, d.incarnation);
-        this.tellAccuser(rec, d.from);
+        this.tellAccusers(rec, d.from, via);
         return;
       }
       env.broadcast(d.node, { type: "dead", body: d }, onFinished);
@@ -362,11 +369,23 @@ export class MemberTable {
   // timer then runs out. For an accusation of an incarnation we already out-bid: the accuser
   // missed our refutation and would declare us dead on its own (hashicorp/memberlist ignores
   // such an accusation, and the accuser holds us dead until a push/pull corrects it).
-  private tellAccuser(me: NodeRecord, from: string): void {
+  // The member that relayed the accusation (`via`) holds it as well, and gossip may miss it
+  // just the same.
+  private tellAccusers(me: NodeRecord, from: string, via?: HostPort): void {
+    this.tellAccuser(me, this.byName.get(from));
+    if (via !== undefined) {
+      // Rare (accusations about us), so a scan for the relaying member is fine.
+      const relay = this.nodes.find((n) => n.port === via.port && n.host === via.host);
+      if (relay !== undefined && relay.name !== from) this.tellAccuser(me, relay);
+    }
+  }
+
+  private tellAccuser(me: NodeRecord, accuser: NodeRecord | undefined): void {
     const env = this.env;
-    const accuser = this.byName.get(from);
     if (accuser === undefined || accuser === me) return;
-    if (!this.tombstones.mayContact(from, env.clock.now(), env.tuning.probeIntervalMs)) return;
+    if (!this.tombstones.mayContact(accuser.name, env.clock.now(), env.tuning.probeIntervalMs)) {
+      return;
+    }
     env.sendDirect?.(accuser.addr, accuser.port, aliveAbout(me));
   }
 

@@ -199,6 +199,29 @@ describe("member table: stale alives and revivals", () => {
     assert.equal(h.table.self()!.state, NodeStateCode.alive);
   });
 
+  it("a member relaying an accusation about us hears the refutation too", () => {
+    const h = harness();
+    h.table.aliveNode(alive("b", 1), false);
+    h.table.aliveNode({ ...alive("c", 1), addr: Uint8Array.of(10, 0, 0, 3) }, false);
+    // c gossips b's accusation to us
+    h.table.suspectNode({ incarnation: 1, node: "self", from: "b" }, {
+      host: "10.0.0.3",
+      port: 7946,
+    });
+    assert.deepEqual(h.accused.map((a) => [a.to, a.msg.type]), [
+      ["10.0.0.2:7946", "alive"],
+      ["10.0.0.3:7946", "alive"],
+    ]);
+    // an unknown relay address is ignored; the accuser is rate-limited
+    h.clock.advance(1000);
+    h.accused.length = 0;
+    h.table.deadNode({ incarnation: 1, node: "self", from: "b" }, undefined, {
+      host: "10.9.9.9",
+      port: 1,
+    });
+    assert.deepEqual(h.accused.map((a) => a.to), ["10.0.0.2:7946"]);
+  });
+
   it("a higher alive about a dead member is believed only once the member answers a ping", () => {
     const h = harness();
     killB(h, 4, false);
