@@ -64,7 +64,10 @@ const lan: Preset = {
   },
 };
 
-/** Local: one host or a loopback test bed. Memberlist's DefaultLocalConfig. */
+/**
+ * Local: one host or a loopback test bed. Memberlist's DefaultLocalConfig. Its short probe
+ * timeout and small retransmit count assume no packet loss; between hosts use `lan`.
+ */
 const local: Preset = {
   environment: "local",
   memberlist: {

@@ -283,12 +283,20 @@ export function agentName(host: number): string {
   return `n${host + 1}`;
 }
 
+/** The `environment` of the agents' config. */
+export type AgentEnvironment = "local" | "lan" | "wan";
+
 /** Writes host `i`'s config (seed: host 0) into `dir` and returns its path. */
-export function writeAgentConfig(bed: Testbed, host: number, dir: string): string {
+export function writeAgentConfig(
+  bed: Testbed,
+  host: number,
+  dir: string,
+  environment: AgentEnvironment = "local",
+): string {
   const file = join(dir, `${agentName(host)}.json`);
   const config = {
     cluster: {
-      environment: "local",
+      environment,
       bind_address: bed.address(host),
       memberlist_bind_address: bed.address(host),
       members: [`${bed.address(0)}:3322`],
@@ -304,10 +312,12 @@ export async function startAgents(
   command: CliCommand,
   dir: string,
   extraArgs: (host: number) => string[] = () => [],
+  environment: AgentEnvironment = "local",
 ): Promise<Agent[]> {
   const agents: Agent[] = [];
   for (let i = 0; i < bed.hosts; i++) {
-    agents.push(new Agent(bed, i, command, writeAgentConfig(bed, i, dir), extraArgs(i)));
+    const config = writeAgentConfig(bed, i, dir, environment);
+    agents.push(new Agent(bed, i, command, config, extraArgs(i)));
   }
   await Promise.all(agents.map((a) => a.waitFor((e) => e.event === "ready", 120_000, "ready")));
   return agents;
