@@ -87,34 +87,32 @@ async function run(
   return r;
 }
 
-if (import.meta.main) {
-  const list = arg("presets", "local,lan").split(",") as ("local" | "lan" | "wan")[];
-  const seeds = Number(arg("seeds", "10"));
-  const minutes = Number(arg("minutes", "10"));
-  const loss = Number(arg("loss", "0.05"));
-  const stallP = Number(arg("stall-p", "0.01"));
-  const stallMax = Number(arg("stall-max", "1500"));
-  const results: FalseDeathResult[] = [];
-  for (const p of list) {
-    const started = Date.now();
-    const r = await run(p, seeds, minutes, loss, stallP, stallMax);
-    results.push(r);
-    console.log(
-      `${p}: ${r.deaths} false deaths, ${r.suspicions} suspicions, ${r.refutations} ` +
-        `refutations, ${r.accusationsAnswered} accusers answered ` +
-        `(${seeds} seeds × ${minutes} min, ${((Date.now() - started) / 1000).toFixed(1)} s)`,
-    );
-  }
-  const out = fileURLToPath(new URL("./results/false_deaths.json", import.meta.url));
-  if (!existsSync(dirname(out))) mkdirSync(dirname(out), { recursive: true });
-  const doc = {
-    benchmark: "false deaths under loss and stalls (bench/false_deaths.ts)",
-    date: new Date().toISOString(),
-    nodes: NODES,
-    loss,
-    stall: { probabilityPer100Ms: stallP, ms: `100 + U(0, ${stallMax})` },
-    results,
-  };
-  writeFileSync(out, JSON.stringify(doc, null, 2) + "\n");
-  console.log("wrote bench/results/false_deaths.json");
+const list = arg("presets", "local,lan").split(",") as ("local" | "lan" | "wan")[];
+const seeds = Number(arg("seeds", "10"));
+const minutes = Number(arg("minutes", "10"));
+const loss = Number(arg("loss", "0.05"));
+const stallP = Number(arg("stall-p", "0.01"));
+const stallMax = Number(arg("stall-max", "1500"));
+const results: FalseDeathResult[] = [];
+for (const p of list) {
+  const started = Date.now();
+  const r = await run(p, seeds, minutes, loss, stallP, stallMax);
+  results.push(r);
+  console.log(
+    `${p}: ${r.deaths} false deaths, ${r.suspicions} suspicions, ${r.refutations} ` +
+      `refutations, ${r.accusationsAnswered} accusers answered ` +
+      `(${seeds} seeds × ${minutes} min, ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+  );
 }
+const out = fileURLToPath(new URL("./results/false_deaths.json", import.meta.url));
+if (!existsSync(dirname(out))) mkdirSync(dirname(out), { recursive: true });
+const doc = {
+  benchmark: "false deaths under loss and stalls (bench/false_deaths.ts)",
+  date: new Date().toISOString(),
+  nodes: NODES,
+  loss,
+  stall: { probabilityPer100Ms: stallP, ms: `100 + U(0, ${stallMax})` },
+  results,
+};
+writeFileSync(out, JSON.stringify(doc, null, 2) + "\n");
+console.log("wrote bench/results/false_deaths.json");
