@@ -15,10 +15,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import type { Environment } from "../../config.ts";
 import { presets } from "../../presets/mod.ts";
 import {
   Agent,
-  type AgentEnvironment,
   agentName,
   type CliCommand,
   controlRequest,
@@ -73,7 +73,7 @@ else if (skipCrash) console.log(`chaos/cluster_test: crash scenario SKIPPED: ${s
 async function withCluster(
   body: (bed: Testbed, agents: Agent[], dir: string) => Promise<void>,
   extraArgs: (host: number, dir: string) => string[] = () => [],
-  environment: AgentEnvironment = "local",
+  environment: Environment = "local",
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "chaos-"));
   const bed = await createTestbed({ hosts: HOSTS });

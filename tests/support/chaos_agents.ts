@@ -30,6 +30,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import type { Environment } from "../../config.ts";
 import type { Testbed } from "./netns.ts";
 import { run } from "./netns_exec.ts";
 import { repoRoot } from "./repo_root.ts";
@@ -283,15 +284,12 @@ export function agentName(host: number): string {
   return `n${host + 1}`;
 }
 
-/** The `environment` of the agents' config. */
-export type AgentEnvironment = "local" | "lan" | "wan";
-
 /** Writes host `i`'s config (seed: host 0) into `dir` and returns its path. */
 export function writeAgentConfig(
   bed: Testbed,
   host: number,
   dir: string,
-  environment: AgentEnvironment = "local",
+  environment: Environment = "local",
 ): string {
   const file = join(dir, `${agentName(host)}.json`);
   const config = {
@@ -312,7 +310,7 @@ export async function startAgents(
   command: CliCommand,
   dir: string,
   extraArgs: (host: number) => string[] = () => [],
-  environment: AgentEnvironment = "local",
+  environment: Environment = "local",
 ): Promise<Agent[]> {
   const agents: Agent[] = [];
   for (let i = 0; i < bed.hosts; i++) {
