@@ -24,6 +24,7 @@ import {
 import type { Alive, Dead, Message, Suspect } from "./messages.ts";
 import { Suspicion, suspicionTimeout } from "./suspicion.ts";
 import { Tombstones } from "./tombstone.ts";
+import { aliveAbout, DirectContact } from "./accusation.ts";
 import { DEFAULT_RECONNECT_TIMEOUT_MS, type MemberlistTuning } from "./config.ts";
 
 /** What the table needs from its owner. */
@@ -50,8 +51,7 @@ export interface StateEnv {
   onDegradedTimeout?(): void;
   /**
    * Sends a message straight to a member's address: an accusation to a member announcing a
-   * stale alive (see tombstone.ts), or our current alive to a member accusing an incarnation
-   * we already out-bid.
+   * stale alive, or our current alive to a member accusing us (see accusation.ts).
    */
   sendDirect?(addr: Uint8Array, port: number, msg: Message): void;
   /** Pings `node`; an alive reviving a dead or reaped member is believed only if it answers. */
@@ -81,6 +81,7 @@ export class MemberTable {
   private readonly verifying = new Set<string>();
   private readonly env: StateEnv;
   private readonly timers = new Map<string, Suspicion>();
+  private readonly contact: DirectContact;
   private localIncarnation = 0;
 
   /** @param env callbacks and configuration */
@@ -89,6 +90,7 @@ export class MemberTable {
     this.tombstones = new Tombstones(() =>
       env.tuning.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS
     );
+    this.contact = new DirectContact(env);
   }
 
   /** Number of known nodes, any state, self included (memberlist estNumNodes). */
@@ -163,7 +165,7 @@ export class MemberTable {
             type: "dead",
             body: { incarnation: tomb, node: a.node, from: env.name },
           };
-          if (this.accuse(a, dead)) env.broadcast(a.node, dead);
+          if (this.contact.accuse(a, dead)) env.broadcast(a.node, dead);
           return;
         }
         if (!verified && env.verify !== undefined) return this.verify(a, onFinished);
@@ -213,7 +215,7 @@ export class MemberTable {
         // independent confirmation everywhere and shrink every suspicion timer to its minimum,
         // turning one stale push/pull into false deaths under packet loss.
         const body = { incarnation: rec.incarnation, node: a.node, from: env.name };
-        this.accuse(a, { type: "suspect", body });
+        this.contact.accuse(a, { type: "suspect", body });
       } else if (rec.state !== NodeStateCode.alive) {
         // A left member stays left: from === node is how "left" travels.
         const from = rec.state === NodeStateCode.left ? a.node : env.name;
@@ -221,7 +223,7 @@ export class MemberTable {
           type: "dead",
           body: { incarnation: rec.incarnation, node: a.node, from },
         };
-        if (this.accuse(a, dead)) env.broadcast(a.node, dead);
+        if (this.contact.accuse(a, dead)) env.broadcast(a.node, dead);
       }
       return;
     }
@@ -364,29 +366,14 @@ export class MemberTable {
     this.env.broadcast(me.name, aliveAbout(me));
   }
 
-  // Sends our current alive straight to whoever accused us, once per probe interval. After a
-  // refutation: gossip with a retransmit limit may miss the accuser in a small cluster, whose
-  // timer then runs out. For an accusation of an incarnation we already out-bid: the accuser
-  // missed our refutation and would declare us dead on its own (hashicorp/memberlist ignores
-  // such an accusation, and the accuser holds us dead until a push/pull corrects it).
-  // The member that relayed the accusation (`via`) holds it as well, and gossip may miss it
-  // just the same.
+  // Our current alive straight to the accuser and to the member that relayed the accusation
+  // (`via`), as accusation.ts explains.
   private tellAccusers(me: NodeRecord, from: string, via?: HostPort): void {
-    this.tellAccuser(me, this.byName.get(from));
-    if (via !== undefined) {
-      // Rare (accusations about us), so a scan for the relaying member is fine.
-      const relay = this.nodes.find((n) => n.port === via.port && n.host === via.host);
-      if (relay !== undefined && relay.name !== from) this.tellAccuser(me, relay);
-    }
-  }
-
-  private tellAccuser(me: NodeRecord, accuser: NodeRecord | undefined): void {
-    const env = this.env;
-    if (accuser === undefined || accuser === me) return;
-    if (!this.tombstones.mayContact(accuser.name, env.clock.now(), env.tuning.probeIntervalMs)) {
-      return;
-    }
-    env.sendDirect?.(accuser.addr, accuser.port, aliveAbout(me));
+    // Rare (accusations about us), so a scan for the relaying member is fine.
+    const relay = via === undefined
+      ? undefined
+      : this.nodes.find((n) => n.port === via.port && n.host === via.host);
+    this.contact.answer(me, [this.byName.get(from), relay]);
   }
 
   // A higher alive about a member we hold dead may be a genuine refutation or a replay of
@@ -402,25 +389,14 @@ export class MemberTable {
     });
   }
 
-  // A stale alive: tell the member itself (a restarted one refutes). Once per member per probe
-  // interval; returns false when rate-limited. Callers re-gossip deaths (members still holding
-  // the stale alive learn the truth), never suspicions (see aliveNode).
-  private accuse(a: Alive, msg: Message): boolean {
-    const env = this.env;
-    if (!this.tombstones.mayContact(a.node, env.clock.now(), env.tuning.probeIntervalMs)) {
-      return false;
-    }
-    env.sendDirect?.(a.addr, a.port, msg);
-    return true;
-  }
-
   /**
    * Reaps dead and left nodes whose state is older than gossipToTheDead (keeping a tombstone)
    * and reshuffles the probe order (called when the probe index wraps).
    */
   resetNodes(): void {
     const now = this.env.clock.now();
-    this.tombstones.prune(now, this.env.tuning.gossipToTheDeadMs);
+    this.tombstones.prune(now);
+    this.contact.prune(this.env.tuning.gossipToTheDeadMs);
     const keep: NodeRecord[] = [];
     for (const n of this.nodes) {
       const gone = n.state === NodeStateCode.dead || n.state === NodeStateCode.left;
@@ -494,18 +470,6 @@ export class MemberTable {
       this.timers.delete(name);
     }
   }
-}
-
-function aliveAbout(me: NodeRecord): Message {
-  const body: Alive = {
-    incarnation: me.incarnation,
-    node: me.name,
-    addr: me.addr,
-    port: me.port,
-    meta: me.meta.length === 0 ? null : me.meta,
-    vsn: me.vsn,
-  };
-  return { type: "alive", body };
 }
 
 export { type NodeRecord, NodeStateCode, recordAddress, toMember } from "./member.ts";

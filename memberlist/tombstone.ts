@@ -1,5 +1,5 @@
 /**
- * Memory of members after they were reaped, and direct accusations of stale alives.
+ * Memory of members after they were reaped.
  *
  * Why tombstones: the table forgets a dead or left member gossipToTheDead after its death.
  * From then on, a stale "alive" about it (still held by a member that missed the death, and
@@ -7,14 +7,8 @@
  * member and revives it across the cluster, again and again (hashicorp/memberlist#312). A
  * tombstone keeps the incarnation the member died with, so such alives are refused.
  *
- * Why accusations: a member that restarted under the same name starts again at incarnation
- * 1, below the death others hold about it, and only refutes once it hears that accusation.
- * Gossip may never bring it (hashicorp/memberlist#311). So whenever an alive is refused
- * because we hold a death or suspicion at an equal or higher incarnation, we send that
- * accusation straight to the address the alive names (rate-limited per member): a live
- * restarted node refutes at once with a higher incarnation, a gone one costs one packet.
- * Deaths are re-gossiped as well; suspicions are not, since every other member would count
- * the re-gossiped one as an independent confirmation and shorten its suspicion timer.
+ * Accusations of the stale alives tombstones refuse go straight to the member they name: see
+ * accusation.ts.
  *
  * @module
  */
@@ -25,21 +19,19 @@ interface Tomb {
 }
 
 /**
- * Reaped members' last incarnations, kept for `keepMs`, plus a per-member accusation rate
- * limit.
+ * Reaped members' last incarnations, kept for `keepMs`.
  *
  * @example
  * ```ts
  * const t = new Tombstones(() => 24 * 3600_000);
  * t.bury("n7", 12, now);
- * t.refuses("n7", 3, now); // true: a stale alive
+ * t.refuses("n7", 3); // true: a stale alive
  * ```
  */
 export class Tombstones {
   private readonly keepMs: () => number;
   // insertion order = burial order (re-burial moves to the end)
   private readonly tombs = new Map<string, Tomb>();
-  private readonly accusedAt = new Map<string, number>();
 
   /** @param keepMs how long a tombstone lasts (read on every prune) */
   constructor(keepMs: () => number) {
@@ -79,29 +71,12 @@ export class Tombstones {
     this.tombs.delete(name);
   }
 
-  /**
-   * True (and recorded) when a direct packet (an accusation, or an answer to a stale one) may
-   * go to `name` now: at most once per `minGapMs`, so a flood of stale messages costs a
-   * bounded number of packets.
-   */
-  mayContact(name: string, now: number, minGapMs: number): boolean {
-    const last = this.accusedAt.get(name);
-    if (last !== undefined && now - last < minGapMs) return false;
-    this.accusedAt.delete(name);
-    this.accusedAt.set(name, now);
-    return true;
-  }
-
-  /** Drops tombstones older than keepMs and accusation marks older than `accuseMemoryMs`. */
-  prune(now: number, accuseMemoryMs: number): void {
+  /** Drops tombstones older than keepMs. */
+  prune(now: number): void {
     const keep = this.keepMs();
     for (const [name, t] of this.tombs) {
       if (now - t.since < keep) break;
       this.tombs.delete(name);
-    }
-    for (const [name, at] of this.accusedAt) {
-      if (now - at < accuseMemoryMs) break;
-      this.accusedAt.delete(name);
     }
   }
 }

@@ -14,6 +14,7 @@ import { Reconnector } from "../memberlist/reconnect.ts";
 import { MemberTable, NodeStateCode, type StateEnv } from "../memberlist/state.ts";
 import { TimerSet } from "../memberlist/timers.ts";
 import { Tombstones } from "../memberlist/tombstone.ts";
+import { DirectContact } from "../memberlist/accusation.ts";
 import { seededRandom } from "../transport/random.ts";
 import type { HostPort } from "../transport/types.ts";
 import { VirtualClock } from "../transport/virtual_clock.ts";
@@ -93,17 +94,50 @@ describe("tombstones", () => {
     assert.equal(t.size, 0, "a newer alive removed the tombstone");
   });
 
-  it("rate-limit accusations per member and expire", () => {
+  it("expire after keepMs", () => {
     const t = new Tombstones(() => 60_000);
-    assert.equal(t.mayContact("b", 0, 1000), true);
-    assert.equal(t.mayContact("b", 999, 1000), false);
-    assert.equal(t.mayContact("c", 999, 1000), true);
-    assert.equal(t.mayContact("b", 1000, 1000), true);
     t.bury("b", 1, 0);
     t.bury("c", 1, 30_000);
-    t.prune(60_000, 30_000);
+    t.prune(60_000);
     assert.equal(t.incarnationOf("b"), undefined);
     assert.equal(t.incarnationOf("c"), 1);
+  });
+});
+
+describe("direct contact", () => {
+  it("rate-limits packets per member to one per probe interval, and forgets old contacts", () => {
+    const clock = new VirtualClock();
+    const sent: string[] = [];
+    const contact = new DirectContact({
+      clock,
+      tuning: { ...presets.lan.memberlist, probeIntervalMs: 1000 },
+      sendDirect: (_addr, port, msg) => sent.push(`${port} ${msg.type}`),
+    });
+    assert.equal(contact.mayContact("b"), true);
+    clock.advance(999);
+    assert.equal(contact.mayContact("b"), false);
+    assert.equal(contact.mayContact("c"), true);
+    clock.advance(1);
+    assert.equal(contact.mayContact("b"), true);
+    const alive: Alive = {
+      incarnation: 2,
+      node: "d",
+      addr: Uint8Array.of(10, 0, 0, 4),
+      port: 4,
+      meta: null,
+      vsn: new Uint8Array(6),
+    };
+    const dead: Message = { type: "dead", body: { incarnation: 3, node: "d", from: "a" } };
+    assert.equal(contact.accuse(alive, dead), true);
+    assert.equal(contact.accuse(alive, dead), false, "rate-limited");
+    assert.deepEqual(sent, ["4 dead"]);
+    assert.equal(contact.size, 3);
+    clock.advance(4000);
+    contact.prune(5000);
+    assert.equal(contact.size, 3, "contacts younger than 5 s are kept");
+    clock.advance(999); // now 5999: c (contacted at 999) is 5 s old, b and d (1000) are not
+    contact.prune(5000);
+    assert.equal(contact.size, 2);
   });
 });
 
