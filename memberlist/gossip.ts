@@ -106,5 +106,7 @@ export function startPushPull(core: Core, exchange: (node: NodeRecord) => Promis
       ).then(next),
     );
   };
-  core.timers.after(Math.floor(core.random() * base), tick);
+  // Scaled like every later round: a node started alone (the usual case) staggers over the
+  // base interval; one whose table was seeded with a large cluster over that cluster's.
+  core.timers.after(Math.floor(core.random() * pushPullScale(base, core.table.numNodes)), tick);
 }

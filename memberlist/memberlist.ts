@@ -36,6 +36,7 @@ import { TimerSet } from "./timers.ts";
 import { Reconnector } from "./reconnect.ts";
 import { encodeMessage } from "./messages.ts";
 import { pickAdvertiseHost } from "./advertise.ts";
+import { type MemberSeed, plantSeed } from "./seed.ts";
 
 /**
  * Membership events; each fires once per state transition.
@@ -59,6 +60,9 @@ export interface MemberlistEvents {
 }
 
 type Listener = (m: Member) => void;
+// Creates a node whose table starts seeded: the module-internal seam below (set by
+// Memberlist's static block, which alone can reach its private create).
+let createSeededNode: (options: MemberlistOptions, seed: MemberSeed) => Promise<Memberlist>;
 const silent = { debug(): void {}, warn(): void {} };
 
 /**
@@ -92,6 +96,10 @@ export class Memberlist {
   #shutdown: Promise<void> | null = null;
   #transport: Transport;
 
+  static {
+    createSeededNode = (options, seed) => Memberlist.#create(options, seed);
+  }
+
   private constructor(core: Core, transport: Transport) {
     this.#core = core;
     this.#transport = transport;
@@ -111,7 +119,11 @@ export class Memberlist {
    * Binds, marks ourselves alive (incarnation 1) and starts the probe, gossip and push/pull
    * loops, each after a random stagger.
    */
-  static async create(options: MemberlistOptions): Promise<Memberlist> {
+  static create(options: MemberlistOptions): Promise<Memberlist> {
+    return Memberlist.#create(options, null);
+  }
+
+  static async #create(options: MemberlistOptions, seed: MemberSeed | null): Promise<Memberlist> {
     if (typeof options.name !== "string" || options.name === "") {
       throw new RangeError("name must be a non-empty string");
     }
@@ -152,7 +164,7 @@ export class Memberlist {
       await transport.close();
       throw e;
     }
-    list.#start(meta);
+    list.#start(meta, seed);
     return list;
   }
 
@@ -252,9 +264,13 @@ export class Memberlist {
     return self;
   }
 
-  #start(meta: Uint8Array): void {
+  #start(meta: Uint8Array, seed: MemberSeed | null): void {
     const c = this.#core;
     c.table.setAlive(c.advertiseAddr, c.advertise.port, meta, c.vsn);
+    if (seed !== null) {
+      plantSeed(c.table, seed, c.clock.now(), c.random);
+      c.queue.reset(); // our own alive went out long ago in a cluster that converged
+    }
     const rx = new Receiver(c, this.#prober);
     this.#transport.onPacket((bytes, from) => rx.onPacket(bytes, from));
     this.#transport.onStream((s: Stream) => this.#streams.handleStream(s));
@@ -398,4 +414,19 @@ export class Memberlist {
     ).finally(() => this.#pending.delete(q));
     this.#pending.add(q);
   }
+}
+
+/**
+ * Simulation seam (not exported by `mod.ts`): creates a node like {@link Memberlist.create}
+ * whose member table already holds `seed`, as if the cluster had converged long ago: no
+ * broadcasts, no events, and its loops staggered over the intervals of a table that size
+ * (see seed.ts).
+ *
+ * @example
+ * ```ts
+ * const list = await createSeeded(options, new MemberSeed(everyone));
+ * ```
+ */
+export function createSeeded(options: MemberlistOptions, seed: MemberSeed): Promise<Memberlist> {
+  return createSeededNode(options, seed);
 }

@@ -7,6 +7,8 @@
  * named `n<i>` unless told otherwise; a restarted node keeps its host and name.
  */
 import { Memberlist, type MemberlistTuning } from "../../memberlist/mod.ts";
+import { createSeeded } from "../../memberlist/memberlist.ts";
+import { MemberSeed } from "../../memberlist/seed.ts";
 import type { LinkConfig } from "../../transport/sim_link.ts";
 import { SimNetwork } from "../../transport/sim_network.ts";
 import { VirtualClock } from "../../transport/virtual_clock.ts";
@@ -79,22 +81,29 @@ export class SimCluster {
     this.#record = options.recordEvents ?? true;
   }
 
-  /** Starts (or restarts, after a kill) node `i` on its host; it joins nobody yet. */
+  /**
+   * Starts (or restarts, after a kill) node `i` on its host; it joins nobody yet, but starts
+   * knowing `seed` when given (see {@link startConverged}).
+   */
   async start(
     i: number,
     name: string = this.names[i] ?? `n${i}`,
     tuning?: MemberlistTuning,
+    seed?: MemberSeed,
   ): Promise<Memberlist> {
     const host = hostOf(i);
     const gen = ++this.#generation;
-    const list = await Memberlist.create({
+    const options = {
       name,
       network: this.net,
       clock: this.net.clockFor(host),
       bind: { host, port: 7946 },
       tuning: tuning ?? this.tuning,
       random: seededRandom(this.seed * 1_000_003 + gen * 7919 + i),
-    });
+    };
+    const list = seed === undefined
+      ? await Memberlist.create(options)
+      : await createSeeded(options, seed);
     this.names[i] = name;
     this.lists[i] = list;
     if (this.#record || this.onEvent !== null) {
@@ -107,6 +116,18 @@ export class SimCluster {
       }
     }
     return list;
+  }
+
+  /**
+   * Starts nodes 0 … n − 1 as a cluster that converged long ago: every member table is seeded
+   * with every member alive at incarnation 1 (memberlist/seed.ts), so no join storm runs.
+   */
+  async startConverged(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) this.names[i] ??= `n${i}`;
+    const everyone = new MemberSeed(
+      this.names.slice(0, n).map((name, i) => ({ name, address: { host: hostOf(i), port: 7946 } })),
+    );
+    for (let i = 0; i < n; i++) await this.start(i, this.names[i], undefined, everyone);
   }
 
   /** Kills node `i`'s process (no leave, no shutdown: its timers and sockets vanish). */
