@@ -6,7 +6,13 @@
  */
 import { CodecError } from "./errors.ts";
 import { asMap, boolField, bytesField, intField, type MsgpackMap, strField } from "./fields.ts";
-import { decodeMsgpack, encodeMsgpack, encodeTypedMsgpack, type MsgpackValue } from "./msgpack.ts";
+import {
+  decodeMsgpack,
+  encodeMsgpack,
+  encodeTypedMsgpack,
+  type MsgpackValue,
+  MsgpackWriter,
+} from "./msgpack.ts";
 
 export { bytesToIp, ipToBytes } from "./ip.ts";
 
@@ -267,15 +273,36 @@ export function encodePushPullHeader(h: PushPullHeader): Uint8Array {
  * @returns msgpack bytes
  */
 export function encodePushNodeState(n: PushNodeState): Uint8Array {
-  return encodeMsgpack({
-    Name: n.name,
-    Addr: n.addr,
-    Port: n.port,
-    Meta: n.meta,
-    Incarnation: n.incarnation,
-    State: n.state,
-    Vsn: checkVsn(n.vsn),
-  });
+  const w = new MsgpackWriter();
+  writePushNodeState(w, n);
+  return w.finish();
+}
+
+/**
+ * Writes one pushNodeState into `w`: Go's sorted field order, `meta` nil when null or
+ * empty (a member without metadata), `vsn` checked.
+ *
+ * @example
+ * ```ts
+ * for (const n of nodes) writePushNodeState(w, n);
+ * ```
+ */
+export function writePushNodeState(w: MsgpackWriter, n: PushNodeState): void {
+  w.map(7);
+  w.key("Addr");
+  w.raw(n.addr);
+  w.key("Incarnation");
+  w.int(n.incarnation);
+  w.key("Meta");
+  w.raw(n.meta === null || n.meta.length === 0 ? null : n.meta);
+  w.key("Name");
+  w.str(n.name);
+  w.key("Port");
+  w.int(n.port);
+  w.key("State");
+  w.int(n.state);
+  w.key("Vsn");
+  w.raw(checkVsn(n.vsn));
 }
 
 /**

@@ -258,3 +258,63 @@ export function encodeTypedMsgpack(type: number, value: MsgpackValue): Uint8Arra
   if (w.buf.length <= 1 << 16) sharedWriter = w;
   return out;
 }
+
+/**
+ * Writes a run of msgpack items into one buffer, for messages built from many small parts
+ * (a push/pull carries one map per member: thousands of them in a large cluster). Fields
+ * are written in the order given: callers writing a struct give Go's sorted key order.
+ *
+ * @example
+ * ```ts
+ * const w = new MsgpackWriter();
+ * w.verbatim(Uint8Array.of(6));
+ * w.map(1);
+ * w.key("Port");
+ * w.int(7946);
+ * const bytes = w.finish(); // 06 81 a4"Port" cd 1f 0a
+ * ```
+ */
+export class MsgpackWriter {
+  #w: ByteWriter = new ByteWriter();
+
+  /** Bytes copied as they are (a type byte, an already encoded part). */
+  verbatim(b: Uint8Array): void {
+    this.#w.bytes(b);
+  }
+
+  /** A map header of `n` pairs. */
+  map(n: number): void {
+    writeLength(this.#w, n, 0x80, 0xde, 0xdf);
+  }
+
+  /** A map key (a Go field name). */
+  key(k: string): void {
+    writeRaw(this.#w, keyRaw(k).raw);
+  }
+
+  /** An integer in its smallest form. */
+  int(v: number): void {
+    writeInt(this.#w, v);
+  }
+
+  /** A string (raw family, as Go writes it). */
+  str(v: string): void {
+    writeString(this.#w, v);
+  }
+
+  /** A byte string, or nil for null. */
+  raw(b: Uint8Array | null): void {
+    if (b === null) this.#w.u8(0xc0);
+    else writeRaw(this.#w, b);
+  }
+
+  /** Any value, as {@link encodeMsgpack} writes it. */
+  value(v: MsgpackValue): void {
+    writeValue(this.#w, v, 0);
+  }
+
+  /** The bytes written so far. */
+  finish(): Uint8Array {
+    return this.#w.buf.slice(0, this.#w.len);
+  }
+}

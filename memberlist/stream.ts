@@ -15,13 +15,14 @@ import {
   decodePushNodeState,
   decodePushPullHeader,
   decodeUserMsgHeader,
-  encodePushNodeState,
   encodePushPullHeader,
   encodeUserMsgHeader,
   MessageType,
   type PushNodeState,
   type PushPullHeader,
+  writePushNodeState,
 } from "./messages.ts";
+import { MsgpackWriter } from "./msgpack.ts";
 import type { PacketSecurity } from "./packet.ts";
 import { StreamReader } from "./stream_reader.ts";
 
@@ -177,20 +178,19 @@ export interface PushPullLimits {
  */
 export function encodePushPull(
   header: { join: boolean },
-  nodes: PushNodeState[],
+  nodes: readonly PushNodeState[],
   userState: Uint8Array,
 ): Uint8Array {
-  const h: PushPullHeader = {
+  const w = new MsgpackWriter();
+  w.verbatim(Uint8Array.of(MessageType.pushPull));
+  w.verbatim(encodePushPullHeader({
     nodes: nodes.length,
     userStateLen: userState.length,
     join: header.join,
-  };
-  return concat([
-    new Uint8Array([MessageType.pushPull]),
-    encodePushPullHeader(h),
-    ...nodes.map(encodePushNodeState),
-    userState,
-  ]);
+  }));
+  for (const n of nodes) writePushNodeState(w, n);
+  w.verbatim(userState);
+  return w.finish();
 }
 
 /**
@@ -218,7 +218,8 @@ export async function readPushPull(
   }
   const nodes: PushNodeState[] = [];
   for (let i = 0; i < header.nodes; i++) {
-    nodes.push(decodePushNodeState(await reader.readMsgpack()));
+    // Views, not copies, when decompressed or decrypted: the table copies what it keeps.
+    nodes.push(decodePushNodeState(await reader.readMsgpack(true)));
   }
   const userState = await reader.readExact(header.userStateLen);
   return { header, nodes, userState };

@@ -141,14 +141,22 @@ export class StreamReader {
    * ```ts
    * const header = decodePushPullHeader(await reader.readMsgpack());
    * ```
+   * @param views return byte strings as views into the reader's bytes instead of copies, when
+   *   it reads from memory ({@link fromBytes}); callers must copy what they keep
    * @returns the decoded value
    */
-  async readMsgpack(): Promise<MsgpackValue> {
+  async readMsgpack(views = false): Promise<MsgpackValue> {
+    // Only an in-memory reader's bytes are never overwritten (a stream's buffer is reused).
+    const asViews = views && this.#stream === null;
     let need = 1;
     for (;;) {
       if (this.#end - this.#pos >= need) {
         try {
-          const { value, offset } = decodeMsgpack(this.#buf.subarray(this.#pos, this.#end));
+          const { value, offset } = decodeMsgpack(
+            this.#buf.subarray(this.#pos, this.#end),
+            0,
+            asViews,
+          );
           this.#pos += offset;
           return value;
         } catch (e) {

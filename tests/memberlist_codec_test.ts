@@ -25,6 +25,26 @@ const te = new TextEncoder();
 const ip4 = new Uint8Array([127, 0, 0, 1]);
 const vsn = new Uint8Array([1, 5, 2, 0, 0, 0]);
 
+function pascal(
+  n: {
+    name: string;
+    addr: Uint8Array;
+    port: number;
+    incarnation: number;
+    state: number;
+    vsn: Uint8Array;
+  },
+): { [k: string]: MsgpackValue } {
+  return {
+    Name: n.name,
+    Addr: n.addr,
+    Port: n.port,
+    Incarnation: n.incarnation,
+    State: n.state,
+    Vsn: n.vsn,
+  };
+}
+
 function vec(name: string): Uint8Array {
   const v = vectors.get(name);
   assert.ok(v, `vector ${name} missing`);
@@ -129,6 +149,34 @@ describe("golden vectors (memberlist v0.2.2)", () => {
     assert.equal(v[0], 6);
     assert.equal(hex(encodePushNodeState(n)), hex(v.subarray(1)));
     assert.deepEqual(decodePushNodeState(decodeMsgpack(v, 1).value), n);
+  });
+
+  it("pushnodestate: the field writer matches the generic encoder (Go's field order)", () => {
+    fc.assert(fc.property(
+      fc.string({ minLength: 1, maxLength: 40 }),
+      fc.uint8Array({ minLength: 1, maxLength: 300 }),
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 0, max: 65535 }),
+      (name, meta, incarnation, state, port) => {
+        const n = { name, addr: ip4, port, meta, incarnation, state, vsn };
+        const generic = encodeMsgpack({
+          Name: name,
+          Addr: ip4,
+          Port: port,
+          Meta: meta,
+          Incarnation: incarnation,
+          State: state,
+          Vsn: vsn,
+        });
+        assert.equal(hex(encodePushNodeState(n)), hex(generic));
+      },
+    ));
+    // no metadata, null or empty, is nil as Go writes a nil slice
+    const bare = { name: "a", addr: ip4, port: 1, incarnation: 1, state: 0, vsn };
+    const nil = encodePushNodeState({ ...bare, meta: null });
+    assert.equal(hex(encodePushNodeState({ ...bare, meta: new Uint8Array(0) })), hex(nil));
+    assert.equal(hex(nil), hex(encodeMsgpack({ ...pascal(bare), Meta: null })));
   });
 
   it("user_msg_header", () => {
