@@ -338,6 +338,13 @@ export class Memberlist {
     return this.#core.table.nodes.filter((n) => n.state === NodeStateCode.alive).map(toMember);
   }
 
+  /** How many members are alive, ourselves included unless we left (memberlist NumMembers). */
+  numMembers(): number {
+    let n = 0;
+    for (const rec of this.#core.table.nodes) if (rec.state === NodeStateCode.alive) n++;
+    return n;
+  }
+
   /** Our own member entry. */
   localMember(): Member {
     return toMember(this.#core.table.self() as NodeRecord);

@@ -17,6 +17,7 @@ describe("simulation: converged start", () => {
       await sim.startConverged(40);
       assert.ok(sim.converged(), "every node knows all 40 alive at t = 0");
       assert.equal(sim.lists[7]!.members().length, 40);
+      assert.equal(sim.lists[7]!.numMembers(), 40);
       await sim.runFor(30_000, 500);
       assert.ok(sim.converged());
       const events = sim.events.map((e) => `${e.node} ${e.ev} ${e.who}`);
@@ -57,6 +58,7 @@ describe("simulation: converged start", () => {
         60_000,
       );
       assert.notEqual(dead, undefined, "every survivor holds n12 dead");
+      assert.ok(sim.running().every((l) => l.numMembers() === 29), "29 alive everywhere");
       const fresh = await sim.start(30);
       await sim.drive(fresh.join([sim.lists[0]!.address]));
       const joined = await sim.until(() => sim.converged(), 60_000);

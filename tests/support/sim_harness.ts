@@ -185,7 +185,10 @@ export class SimCluster {
     this.lists.forEach((l, i) => {
       if (l !== undefined) want.add(this.names[i]);
     });
-    for (const l of this.running()) {
+    const running = this.running();
+    // Counting first is cheap; listing every member of every node is O(N²) objects.
+    if (running.some((l) => l.numMembers() !== want.size)) return false;
+    for (const l of running) {
       const alive = l.aliveMembers();
       if (alive.length !== want.size) return false;
       for (const m of alive) if (!want.has(m.name)) return false;
