@@ -42,7 +42,23 @@ export function asMap(v: MsgpackValue, what: string): MsgpackMap {
  * @returns the value
  */
 export function intField(m: MsgpackMap, key: string, min: number, max: number): number {
-  const v = m[key];
+  return intValue(m[key], key, min, max);
+}
+
+/**
+ * {@link intField} for a value already taken out of its map (see decodeMsgpackStruct).
+ *
+ * @example
+ * ```ts
+ * const port = intValue(fields[2], "Port", 0, 65535);
+ * ```
+ */
+export function intValue(
+  v: MsgpackValue | undefined,
+  key: string,
+  min: number,
+  max: number,
+): number {
   if (v === undefined || v === null) return 0;
   if (typeof v !== "number" || !Number.isInteger(v)) {
     throw new CodecError(`field ${key}: expected an integer`);
@@ -81,7 +97,18 @@ export function boolField(m: MsgpackMap, key: string): boolean {
  * @returns the bytes or null
  */
 export function bytesField(m: MsgpackMap, key: string): Uint8Array | null {
-  const v = m[key];
+  return bytesValue(m[key], key);
+}
+
+/**
+ * {@link bytesField} for a value already taken out of its map.
+ *
+ * @example
+ * ```ts
+ * const meta = bytesValue(fields[3], "Meta");
+ * ```
+ */
+export function bytesValue(v: MsgpackValue | undefined, key: string): Uint8Array | null {
   if (v === undefined || v === null) return null;
   if (v instanceof Uint8Array) return v;
   if (typeof v === "string") return new TextEncoder().encode(v);
@@ -100,7 +127,18 @@ export function bytesField(m: MsgpackMap, key: string): Uint8Array | null {
  * @returns the text
  */
 export function strField(m: MsgpackMap, key: string): string {
-  const v = m[key];
+  return strValue(m[key], key);
+}
+
+/**
+ * {@link strField} for a value already taken out of its map.
+ *
+ * @example
+ * ```ts
+ * const name = strValue(fields[0], "Name");
+ * ```
+ */
+export function strValue(v: MsgpackValue | undefined, key: string): string {
   if (v === undefined || v === null) return "";
   if (typeof v === "string") return v;
   if (v instanceof Uint8Array) return decodeText(v, 0, v.length);

@@ -5,13 +5,24 @@
  * @module
  */
 import { CodecError } from "./errors.ts";
-import { asMap, boolField, bytesField, intField, type MsgpackMap, strField } from "./fields.ts";
+import {
+  asMap,
+  boolField,
+  bytesField,
+  bytesValue,
+  intField,
+  intValue,
+  type MsgpackMap,
+  strField,
+  strValue,
+} from "./fields.ts";
 import {
   decodeMsgpack,
   encodeMsgpack,
   encodeTypedMsgpack,
   type MsgpackValue,
   MsgpackWriter,
+  type StructFields,
 } from "./msgpack.ts";
 
 export { bytesToIp, ipToBytes } from "./ip.ts";
@@ -350,14 +361,36 @@ export function decodePushPullHeader(v: MsgpackValue): PushPullHeader {
  */
 export function decodePushNodeState(v: MsgpackValue): PushNodeState {
   const m = asMap(v, "pushNodeState");
+  return pushNodeStateOf(PUSH_NODE_STATE_FIELDS.keys.map((k) => m[k]));
+}
+
+/** The Go field names of a pushNodeState, in the order {@link pushNodeStateOf} reads them. */
+export const PUSH_NODE_STATE_FIELDS: StructFields = {
+  keys: ["Name", "Addr", "Port", "Meta", "Incarnation", "State", "Vsn"],
+  texts: [true, false, false, false, false, false, false],
+};
+
+/**
+ * A pushNodeState from its field values in {@link PUSH_NODE_STATE_FIELDS} order (as
+ * decodeMsgpackStruct fills them), checked like every decoded message.
+ *
+ * @example
+ * ```ts
+ * const fields: (MsgpackValue | undefined)[] = [];
+ * decodeMsgpackStruct(bytes, 0, bytes.length, false, PUSH_NODE_STATE_FIELDS, fields);
+ * const n = pushNodeStateOf(fields);
+ * ```
+ * @throws CodecError naming the field that is mistyped or out of range
+ */
+export function pushNodeStateOf(f: readonly (MsgpackValue | undefined)[]): PushNodeState {
   return {
-    name: strField(m, "Name"),
-    addr: bytesField(m, "Addr") ?? new Uint8Array(0),
-    port: intField(m, "Port", 0, U16),
-    meta: bytesField(m, "Meta"),
-    incarnation: intField(m, "Incarnation", 0, U32),
-    state: intField(m, "State", -0x80000000, 0x7fffffff),
-    vsn: bytesField(m, "Vsn") ?? new Uint8Array(0),
+    name: strValue(f[0], "Name"),
+    addr: bytesValue(f[1], "Addr") ?? new Uint8Array(0),
+    port: intValue(f[2], "Port", 0, U16),
+    meta: bytesValue(f[3], "Meta"),
+    incarnation: intValue(f[4], "Incarnation", 0, U32),
+    state: intValue(f[5], "State", -0x80000000, 0x7fffffff),
+    vsn: bytesValue(f[6], "Vsn") ?? new Uint8Array(0),
   };
 }
 

@@ -15,7 +15,13 @@
 import { CodecError } from "./errors.ts";
 import { MAX_MSGPACK_DEPTH } from "./msgpack_decode.ts";
 
-export { decodeMsgpack, decodeText, MAX_MSGPACK_DEPTH } from "./msgpack_decode.ts";
+export {
+  decodeMsgpack,
+  decodeMsgpackStruct,
+  decodeText,
+  MAX_MSGPACK_DEPTH,
+  type StructFields,
+} from "./msgpack_decode.ts";
 
 /** A value the codec can encode, or the decoder returns (str and bin decode to bytes). */
 export type MsgpackValue =

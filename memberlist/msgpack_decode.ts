@@ -13,13 +13,43 @@ export const MAX_MSGPACK_DEPTH: number = 64;
 
 const textDecoder = new TextDecoder();
 
-/** Cursor over the input; `end` is the exclusive bound. */
-interface Cursor {
-  buf: Uint8Array;
-  view: DataView;
+/** Cursor over the input. */
+class Cursor {
+  readonly buf: Uint8Array;
   pos: number;
+  /** Exclusive bound of the input within `buf`. */
+  readonly end: number;
   /** Return str/bin payloads as views into `buf` instead of copies. */
-  views: boolean;
+  readonly views: boolean;
+  #view: DataView | null = null;
+
+  constructor(buf: Uint8Array, pos: number, end: number, views: boolean) {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+    this.views = views;
+  }
+
+  // Only floats, signed and 64-bit integers need one: most items are decoded without it.
+  get view(): DataView {
+    return this.#view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+
+  /** Big-endian unsigned 16 bits at `pos`, advancing (bounds checked by the caller). */
+  u16(): number {
+    const b = this.buf;
+    const p = this.pos;
+    this.pos = p + 2;
+    return (b[p] << 8) | b[p + 1];
+  }
+
+  /** Big-endian unsigned 32 bits at `pos`, advancing (bounds checked by the caller). */
+  u32(): number {
+    const b = this.buf;
+    const p = this.pos;
+    this.pos = p + 4;
+    return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+  }
 }
 
 // Map keys are a few dozen Go field names, and node names repeat in every message about a
@@ -64,7 +94,7 @@ export function decodeText(buf: Uint8Array, start: number, n: number): string {
 }
 
 function need(c: Cursor, n: number): void {
-  if (c.pos + n > c.buf.length) {
+  if (c.pos + n > c.end) {
     throw new CodecError("msgpack input truncated", true, c.pos + n);
   }
 }
@@ -115,22 +145,24 @@ function readMap(c: Cursor, n: number, depth: number): { [key: string]: MsgpackV
   // "__proto__" is the one key that must not go through assignment.
   const out: { [key: string]: MsgpackValue } = {};
   for (let i = 0; i < n; i++) {
-    need(c, 1);
-    const b = c.buf[c.pos];
-    if (b >= 0xa0 && b <= 0xbf) {
-      c.pos++;
-      const key = readKey(c, b & 0x1f);
-      setField(out, key, readValue(c, depth + 1));
-      continue;
-    }
-    const k = readValue(c, depth + 1);
-    let key: string;
-    if (k instanceof Uint8Array) key = textDecoder.decode(k);
-    else if (typeof k === "number" || typeof k === "boolean" || k === null) key = String(k);
-    else throw new CodecError("unsupported msgpack map key");
+    const key = readMapKey(c, depth + 1);
     setField(out, key, readValue(c, depth + 1));
   }
   return out;
+}
+
+// A map key as text: short raw strings from the text cache, other scalars stringified.
+function readMapKey(c: Cursor, depth: number): string {
+  need(c, 1);
+  const b = c.buf[c.pos];
+  if (b >= 0xa0 && b <= 0xbf) {
+    c.pos++;
+    return readKey(c, b & 0x1f);
+  }
+  const k = readValue(c, depth);
+  if (k instanceof Uint8Array) return textDecoder.decode(k);
+  if (typeof k === "number" || typeof k === "boolean" || k === null) return String(k);
+  throw new CodecError("unsupported msgpack map key");
 }
 
 function readValue(c: Cursor, depth: number): MsgpackValue {
@@ -142,7 +174,6 @@ function readValue(c: Cursor, depth: number): MsgpackValue {
   if (b >= 0xa0 && b <= 0xbf) return readRawBytes(c, b & 0x1f);
   if (b >= 0x90 && b <= 0x9f) return readArray(c, b & 0x0f, depth);
   if (b >= 0x80 && b <= 0x8f) return readMap(c, b & 0x0f, depth);
-  const v = c.view;
   switch (b) {
     case 0xc0:
       return null;
@@ -157,13 +188,11 @@ function readValue(c: Cursor, depth: number): MsgpackValue {
     case 0xc5:
     case 0xda:
       need(c, 2);
-      c.pos += 2;
-      return readRawBytes(c, v.getUint16(c.pos - 2));
+      return readRawBytes(c, c.u16());
     case 0xc6:
     case 0xdb:
       need(c, 4);
-      c.pos += 4;
-      return readRawBytes(c, v.getUint32(c.pos - 4));
+      return readRawBytes(c, c.u32());
     case 0xc7:
     case 0xc8:
     case 0xc9: {
@@ -173,50 +202,48 @@ function readValue(c: Cursor, depth: number): MsgpackValue {
       const n = lenSize === 1
         ? c.buf[c.pos]
         : lenSize === 2
-        ? v.getUint16(c.pos)
-        : v.getUint32(c.pos);
+        ? c.view.getUint16(c.pos)
+        : c.view.getUint32(c.pos);
       c.pos += lenSize + 1;
       return readRawBytes(c, n);
     }
     case 0xca:
       need(c, 4);
       c.pos += 4;
-      return v.getFloat32(c.pos - 4);
+      return c.view.getFloat32(c.pos - 4);
     case 0xcb:
       need(c, 8);
       c.pos += 8;
-      return v.getFloat64(c.pos - 8);
+      return c.view.getFloat64(c.pos - 8);
     case 0xcc:
       need(c, 1);
       return c.buf[c.pos++];
     case 0xcd:
       need(c, 2);
-      c.pos += 2;
-      return v.getUint16(c.pos - 2);
+      return c.u16();
     case 0xce:
       need(c, 4);
-      c.pos += 4;
-      return v.getUint32(c.pos - 4);
+      return c.u32();
     case 0xcf:
       need(c, 8);
       c.pos += 8;
-      return safe64(v.getBigUint64(c.pos - 8));
+      return safe64(c.view.getBigUint64(c.pos - 8));
     case 0xd0:
       need(c, 1);
       c.pos += 1;
-      return v.getInt8(c.pos - 1);
+      return c.view.getInt8(c.pos - 1);
     case 0xd1:
       need(c, 2);
       c.pos += 2;
-      return v.getInt16(c.pos - 2);
+      return c.view.getInt16(c.pos - 2);
     case 0xd2:
       need(c, 4);
       c.pos += 4;
-      return v.getInt32(c.pos - 4);
+      return c.view.getInt32(c.pos - 4);
     case 0xd3:
       need(c, 8);
       c.pos += 8;
-      return safe64(v.getBigInt64(c.pos - 8));
+      return safe64(c.view.getBigInt64(c.pos - 8));
     case 0xd4:
     case 0xd5:
     case 0xd6:
@@ -227,20 +254,16 @@ function readValue(c: Cursor, depth: number): MsgpackValue {
       return readRawBytes(c, 1 << (b - 0xd4));
     case 0xdc:
       need(c, 2);
-      c.pos += 2;
-      return readArray(c, v.getUint16(c.pos - 2), depth);
+      return readArray(c, c.u16(), depth);
     case 0xdd:
       need(c, 4);
-      c.pos += 4;
-      return readArray(c, v.getUint32(c.pos - 4), depth);
+      return readArray(c, c.u32(), depth);
     case 0xde:
       need(c, 2);
-      c.pos += 2;
-      return readMap(c, v.getUint16(c.pos - 2), depth);
+      return readMap(c, c.u16(), depth);
     case 0xdf:
       need(c, 4);
-      c.pos += 4;
-      return readMap(c, v.getUint32(c.pos - 4), depth);
+      return readMap(c, c.u32(), depth);
     default:
       throw new CodecError(`invalid msgpack byte 0x${b.toString(16)}`);
   }
@@ -259,20 +282,103 @@ function readValue(c: Cursor, depth: number): MsgpackValue {
  * @param offset where the object starts (default 0)
  * @param views return str/bin payloads as views into `bytes` (no copies); only when `bytes`
  *   is never modified afterwards (a received packet, not a reused read buffer)
+ * @param end where the input ends (default: the end of `bytes`)
  * @returns the value and the offset just after it
- * @throws CodecError on malformed input; with `truncated: true` when more bytes are needed
+ * @throws CodecError on malformed input; with `truncated: true` and the offset `needed` in
+ *   `bytes` when more bytes are needed
  */
 export function decodeMsgpack(
   bytes: Uint8Array,
   offset = 0,
   views = false,
+  end: number = bytes.length,
 ): { value: MsgpackValue; offset: number } {
-  const c: Cursor = {
-    buf: bytes,
-    view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-    pos: offset,
-    views,
-  };
+  const c = new Cursor(bytes, offset, end, views);
   const value = readValue(c, 0);
   return { value, offset: c.pos };
+}
+
+/**
+ * Decodes one msgpack map into `out` without building an object: `out[i]` becomes the value
+ * of the key `keys[i]`, undefined when absent; other keys are read and skipped, and a repeated
+ * key's last value wins (Go's rules). For structs decoded by the thousand (push/pull states).
+ *
+ * @example
+ * ```ts
+ * const out: (MsgpackValue | undefined)[] = [];
+ * const fields = { keys: ["Name", "Port"], texts: [true, false] };
+ * const next = decodeMsgpackStruct(bytes, 0, bytes.length, false, fields, out);
+ * ```
+ * @param bytes the input
+ * @param offset where the map starts
+ * @param end where the input ends
+ * @param views str/bin payloads as views into `bytes` (see {@link decodeMsgpack})
+ * @param fields the field names wanted, in the order of `out`, and which are text
+ * @param out receives the values (its length is set to the number of fields)
+ * @returns the offset just after the map
+ * @throws CodecError when the item is not a map, on malformed input, or (`truncated: true`)
+ *   when more bytes are needed
+ */
+export function decodeMsgpackStruct(
+  bytes: Uint8Array,
+  offset: number,
+  end: number,
+  views: boolean,
+  fields: StructFields,
+  out: (MsgpackValue | undefined)[],
+): number {
+  const { keys, texts } = fields;
+  const c = new Cursor(bytes, offset, end, views);
+  need(c, 1);
+  const b = c.buf[c.pos++];
+  let n: number;
+  if (b >= 0x80 && b <= 0x8f) n = b & 0x0f;
+  else if (b === 0xde) {
+    need(c, 2);
+    n = c.u16();
+  } else if (b === 0xdf) {
+    need(c, 4);
+    n = c.u32();
+  } else throw new CodecError("expected a msgpack map");
+  need(c, n * 2);
+  out.length = keys.length;
+  out.fill(undefined);
+  for (let i = 0; i < n; i++) {
+    const key = readMapKey(c, 1);
+    const at = keys.indexOf(key);
+    if (at < 0) readValue(c, 1);
+    else out[at] = texts[at] ? readTextOrValue(c) : readValue(c, 1);
+  }
+  return c.pos;
+}
+
+// A str/bin item as text (no bytes object in between); any other item as readValue reads it.
+function readTextOrValue(c: Cursor): MsgpackValue {
+  need(c, 1);
+  const b = c.buf[c.pos];
+  let n: number;
+  if (b >= 0xa0 && b <= 0xbf) {
+    c.pos++;
+    n = b & 0x1f;
+  } else if (b === 0xd9 || b === 0xc4) {
+    need(c, 2);
+    c.pos++;
+    n = c.buf[c.pos++];
+  } else if (b === 0xda || b === 0xc5) {
+    need(c, 3);
+    c.pos++;
+    n = c.u16();
+  } else return readValue(c, 1);
+  return readKey(c, n);
+}
+
+/**
+ * The fields {@link decodeMsgpackStruct} looks for: their names, and which of them are text
+ * (str/bin payloads decoded as strings, like map keys).
+ */
+export interface StructFields {
+  /** Field names, in the order of the output. */
+  readonly keys: readonly string[];
+  /** `texts[i]`: field i is text. */
+  readonly texts: readonly boolean[];
 }

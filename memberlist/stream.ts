@@ -12,17 +12,18 @@ import { encryptedLength } from "./keyring.ts";
 import { LABEL_MAX_SIZE, labelBytes, labelHeader } from "./label.ts";
 import { compressMessage, decompressEnvelope, MAX_DECOMPRESSED_BYTES } from "./lzw.ts";
 import {
-  decodePushNodeState,
   decodePushPullHeader,
   decodeUserMsgHeader,
   encodePushPullHeader,
   encodeUserMsgHeader,
   MessageType,
+  PUSH_NODE_STATE_FIELDS,
   type PushNodeState,
+  pushNodeStateOf,
   type PushPullHeader,
   writePushNodeState,
 } from "./messages.ts";
-import { MsgpackWriter } from "./msgpack.ts";
+import { type MsgpackValue, MsgpackWriter } from "./msgpack.ts";
 import type { PacketSecurity } from "./packet.ts";
 import { StreamReader } from "./stream_reader.ts";
 
@@ -217,9 +218,13 @@ export async function readPushPull(
     throw new CodecError(`push/pull user state of ${header.userStateLen} bytes is too large`);
   }
   const nodes: PushNodeState[] = [];
+  const fields: (MsgpackValue | undefined)[] = [];
   for (let i = 0; i < header.nodes; i++) {
     // Views, not copies, when decompressed or decrypted: the table copies what it keeps.
-    nodes.push(decodePushNodeState(await reader.readMsgpack(true)));
+    if (!reader.readStructBuffered(PUSH_NODE_STATE_FIELDS, fields, true)) {
+      await reader.readStruct(PUSH_NODE_STATE_FIELDS, fields, true);
+    }
+    nodes.push(pushNodeStateOf(fields));
   }
   const userState = await reader.readExact(header.userStateLen);
   return { header, nodes, userState };

@@ -6,7 +6,12 @@
  */
 import type { Stream } from "../transport/types.ts";
 import { CodecError } from "./errors.ts";
-import { decodeMsgpack, type MsgpackValue } from "./msgpack.ts";
+import {
+  decodeMsgpack,
+  decodeMsgpackStruct,
+  type MsgpackValue,
+  type StructFields,
+} from "./msgpack.ts";
 
 /**
  * Buffered reader over a stream (or over a byte array, see {@link StreamReader.fromBytes}).
@@ -146,23 +151,81 @@ export class StreamReader {
    * @returns the decoded value
    */
   async readMsgpack(views = false): Promise<MsgpackValue> {
+    let value: MsgpackValue = null;
+    await this.#decode((buf, pos, end, asViews) => {
+      const r = decodeMsgpack(buf, pos, asViews, end);
+      value = r.value;
+      return r.offset;
+    }, views);
+    return value;
+  }
+
+  /**
+   * Reads one msgpack map into `out` by field name (see decodeMsgpackStruct): no object per
+   * item, for the thousands of node states of a push/pull.
+   *
+   * @example
+   * ```ts
+   * const out: (MsgpackValue | undefined)[] = [];
+   * await reader.readStruct(PUSH_NODE_STATE_FIELDS, out, true);
+   * ```
+   * @param fields the field names wanted, and which are text
+   * @param out receives their values, in `fields.keys` order
+   * @param views as for {@link readMsgpack}
+   */
+  async readStruct(
+    fields: StructFields,
+    out: (MsgpackValue | undefined)[],
+    views = false,
+  ): Promise<void> {
+    await this.#decode(
+      (buf, pos, end, asViews) => decodeMsgpackStruct(buf, pos, end, asViews, fields, out),
+      views,
+    );
+  }
+
+  /**
+   * {@link readStruct} from the bytes already buffered, without waiting: false (and nothing
+   * consumed) when they do not hold the whole map yet.
+   *
+   * @example
+   * ```ts
+   * if (!reader.readStructBuffered(fields, out)) await reader.readStruct(fields, out);
+   * ```
+   */
+  readStructBuffered(
+    fields: StructFields,
+    out: (MsgpackValue | undefined)[],
+    views = false,
+  ): boolean {
+    const asViews = views && this.#stream === null;
+    try {
+      this.#pos = decodeMsgpackStruct(this.#buf, this.#pos, this.#end, asViews, fields, out);
+      return true;
+    } catch (e) {
+      if (e instanceof CodecError && e.truncated) return false;
+      throw e;
+    }
+  }
+
+  // Runs `decode` over the buffered bytes (it returns the offset after what it used), reading
+  // more from the stream for as long as it reports the input truncated.
+  async #decode(
+    decode: (buf: Uint8Array, pos: number, end: number, views: boolean) => number,
+    views: boolean,
+  ): Promise<void> {
     // Only an in-memory reader's bytes are never overwritten (a stream's buffer is reused).
     const asViews = views && this.#stream === null;
     let need = 1;
     for (;;) {
       if (this.#end - this.#pos >= need) {
         try {
-          const { value, offset } = decodeMsgpack(
-            this.#buf.subarray(this.#pos, this.#end),
-            0,
-            asViews,
-          );
-          this.#pos += offset;
-          return value;
+          this.#pos = decode(this.#buf, this.#pos, this.#end, asViews);
+          return;
         } catch (e) {
           if (!(e instanceof CodecError) || !e.truncated) throw e;
           // The decoder tells how much it needs at least; wait for that much.
-          need = Math.max(e.needed, this.#end - this.#pos + 1);
+          need = Math.max(e.needed - this.#pos, this.#end - this.#pos + 1);
         }
       }
       await this.#fill(need);

@@ -2,7 +2,12 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { CodecError } from "../memberlist/errors.ts";
-import { decodeMsgpack, encodeMsgpack, type MsgpackValue } from "../memberlist/msgpack.ts";
+import {
+  decodeMsgpack,
+  decodeMsgpackStruct,
+  encodeMsgpack,
+  type MsgpackValue,
+} from "../memberlist/msgpack.ts";
 import {
   bytesToIp,
   decodeMessage,
@@ -15,6 +20,8 @@ import {
   encodeUserMsgHeader,
   ipToBytes,
   type Message,
+  PUSH_NODE_STATE_FIELDS,
+  pushNodeStateOf,
 } from "../memberlist/messages.ts";
 import { decodeCompound, encodeCompound } from "../memberlist/compound.ts";
 import { addCrc, crc32, stripCrc } from "../memberlist/crc.ts";
@@ -177,6 +184,69 @@ describe("golden vectors (memberlist v0.2.2)", () => {
     const nil = encodePushNodeState({ ...bare, meta: null });
     assert.equal(hex(encodePushNodeState({ ...bare, meta: new Uint8Array(0) })), hex(nil));
     assert.equal(hex(nil), hex(encodeMsgpack({ ...pascal(bare), Meta: null })));
+  });
+
+  it("pushnodestate: the struct decoder reads what the generic one reads, in any key order", () => {
+    const field = fc.oneof(
+      fc.constant<MsgpackValue>(null),
+      fc.integer({ min: 0, max: 70000 }),
+      fc.uint8Array({ maxLength: 40 }),
+      fc.string({ maxLength: 80 }),
+    );
+    const keys = ["Name", "Addr", "Port", "Meta", "Incarnation", "State", "Vsn", "Extra", "Port"];
+    fc.assert(fc.property(
+      fc.shuffledSubarray(keys),
+      fc.array(field, { minLength: keys.length, maxLength: keys.length }),
+      (order, values) => {
+        // Build the map by hand: keys in the drawn order, duplicates kept (last one wins).
+        const parts: Uint8Array[] = [Uint8Array.of(0x80 | order.length)];
+        order.forEach((k, i) => {
+          parts.push(encodeMsgpack(k), encodeMsgpack(values[i]));
+        });
+        const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const p of parts) {
+          bytes.set(p, at);
+          at += p.length;
+        }
+        let generic: unknown;
+        try {
+          generic = decodePushNodeState(decodeMsgpack(bytes).value);
+        } catch (e) {
+          generic = e instanceof CodecError ? `CodecError ${e.message}` : e;
+        }
+        let viaStruct: unknown;
+        const out: (MsgpackValue | undefined)[] = [];
+        try {
+          const end = decodeMsgpackStruct(
+            bytes,
+            0,
+            bytes.length,
+            false,
+            PUSH_NODE_STATE_FIELDS,
+            out,
+          );
+          assert.equal(end, bytes.length);
+          viaStruct = pushNodeStateOf(out);
+        } catch (e) {
+          viaStruct = e instanceof CodecError ? `CodecError ${e.message}` : e;
+        }
+        assert.deepEqual(viaStruct, generic);
+      },
+    ));
+    const truncated = encodePushNodeState({
+      name: "n1",
+      addr: ip4,
+      port: 7946,
+      meta: null,
+      incarnation: 3,
+      state: 0,
+      vsn,
+    }).subarray(0, 20);
+    assert.throws(
+      () => decodeMsgpackStruct(truncated, 0, truncated.length, false, PUSH_NODE_STATE_FIELDS, []),
+      (e: unknown) => e instanceof CodecError && e.truncated,
+    );
   });
 
   it("user_msg_header", () => {
