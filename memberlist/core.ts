@@ -6,6 +6,7 @@
  */
 import type { Clock, HostPort, Transport } from "../transport/types.ts";
 import type { Awareness } from "./awareness.ts";
+import type { DeliveryEstimate } from "./delivery.ts";
 import type { MemberlistDelegate, MemberlistLogger, MemberlistTuning } from "./config.ts";
 import type { Counters } from "./counters.ts";
 import type { PacketSecurity } from "./packet.ts";
@@ -29,6 +30,8 @@ export interface Core {
   readonly queue: TransmitLimitedQueue;
   /** Local health. */
   readonly awareness: Awareness;
+  /** Packet delivery estimated from probes (scales the retransmit budget). */
+  readonly delivery: DeliveryEstimate;
   /** Counters. */
   readonly counters: Counters;
   /** Bound socket(s). */

@@ -9,6 +9,7 @@
 import { systemClock } from "../transport/clock.ts";
 import type { HostPort, Stream, Transport } from "../transport/types.ts";
 import { Awareness } from "./awareness.ts";
+import { DeliveryEstimate } from "./delivery.ts";
 import {
   type Member,
   type MemberlistCounters,
@@ -192,7 +193,12 @@ export class Memberlist {
     let self: Memberlist | null = null;
     // deno-lint-ignore prefer-const
     let table: MemberTable;
-    const queue = new TransmitLimitedQueue(options.tuning.retransmitMult, () => table.numNodes);
+    const delivery = new DeliveryEstimate();
+    const queue = new TransmitLimitedQueue(
+      options.tuning.retransmitMult,
+      () => table.numNodes,
+      () => delivery.retransmitFactor,
+    );
     const core: Core = {
       name: options.name,
       clock,
@@ -203,6 +209,7 @@ export class Memberlist {
       },
       queue,
       awareness,
+      delivery,
       counters,
       transport,
       security,

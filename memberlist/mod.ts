@@ -10,7 +10,7 @@
  * Timers go through an injected Clock and sockets through an injected Network, so the same
  * code runs on loopback, on real networks and in a deterministic simulation.
  *
- * Beyond hashicorp/memberlist, three behaviours keep large or long-lived clusters whole:
+ * Beyond hashicorp/memberlist, these behaviours keep large, lossy or long-lived clusters whole:
  * - reconnect (Serf's answer to memberlist#222): members declared dead are remembered for
  *   `reconnectTimeoutMs` (24 h) and one of them is re-joined every `reconnectIntervalMs`
  *   (30 s) with probability failed / alive, so the halves of a healed partition merge again
@@ -24,7 +24,10 @@
  * - answered accusers: a refutation also goes straight to the accuser and to the member that
  *   relayed the accusation (gossip with a small retransmit limit may miss them), and so does
  *   our current alive when someone accuses an incarnation we already out-bid (it missed our
- *   refutation).
+ *   refutation);
+ * - a retransmit budget that grows with loss: each broadcast is sent `1/q` times as often,
+ *   where q is the one-way delivery the direct probes measure (up to 3×; delivery.ts), so
+ *   heavy loss does not leave a member without a single copy of a change.
  *
  * @example
  * ```ts

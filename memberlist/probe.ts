@@ -128,6 +128,7 @@ export class Prober {
     let nacks = 0;
     let expectedNacks = 0;
     let finished = false;
+    let direct = true; // until the probe timeout sends the indirect pings
     let fallback: Promise<boolean> | null = null;
     let cancelDirect: () => void = () => {};
     const finish = (delta: number): void => {
@@ -150,7 +151,11 @@ export class Prober {
     };
     // The ack deadline is the awareness-scaled interval (ProbeTimeout only gates the relays).
     this.setHandler(ping.seqNo, interval, {
-      onAck: () => finish(-1),
+      onAck: () => {
+        // A late ack was already counted as a miss when the timeout sent the indirect pings.
+        if (!finished && direct) c.delivery.record(true);
+        finish(-1);
+      },
       onNack: () => nacks++,
       onTimeout: () => {
         if (finished) return;
@@ -183,6 +188,8 @@ export class Prober {
     }
     cancelDirect = c.timers.after(c.tuning.probeTimeoutMs, () => {
       if (finished || c.isClosed()) return;
+      direct = false;
+      c.delivery.record(false);
       const relays = c.table.kRandomNodes(
         c.tuning.indirectChecks,
         (n) => n.name === c.name || n.name === target.name || n.state !== NodeStateCode.alive,

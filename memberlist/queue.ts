@@ -62,6 +62,7 @@ function before(a: Item, b: Item): boolean {
 export class TransmitLimitedQueue {
   private readonly mult: number;
   private readonly numNodes: () => number;
+  private readonly budgetFactor: () => number;
   // transmits -> items, worst first (so the best is popped from the end, O(1))
   private readonly tiers = new Map<number, Item[]>();
   // the keys of `tiers`, ascending (kept in step, so a fill allocates no key list)
@@ -73,10 +74,13 @@ export class TransmitLimitedQueue {
   /**
    * @param retransmitMult memberlist RetransmitMult
    * @param numNodes current estimate of the cluster size (read on every fill)
+   * @param budgetFactor multiplies the retransmit limit, read on every fill (loss
+   *   compensation, see delivery.ts; default 1, memberlist's budget)
    */
-  constructor(retransmitMult: number, numNodes: () => number) {
+  constructor(retransmitMult: number, numNodes: () => number, budgetFactor?: () => number) {
     this.mult = retransmitMult;
     this.numNodes = numNodes;
+    this.budgetFactor = budgetFactor ?? (() => 1);
   }
 
   /** Number of queued broadcasts. */
@@ -105,7 +109,9 @@ export class TransmitLimitedQueue {
    */
   getBroadcasts(overhead: number, limit: number): Uint8Array[] {
     if (this.count === 0) return [];
-    const transmitLimit = retransmitLimit(this.mult, this.numNodes());
+    const transmitLimit = Math.ceil(
+      retransmitLimit(this.mult, this.numNodes()) * this.budgetFactor(),
+    );
     const out: Uint8Array[] = [];
     const reinsert: Item[] = [];
     let used = 0;

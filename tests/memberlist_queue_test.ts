@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { retransmitLimit, TransmitLimitedQueue } from "../memberlist/queue.ts";
+import { DeliveryEstimate } from "../memberlist/delivery.ts";
 
 function msg(tag: number, len: number): Uint8Array {
   const b = new Uint8Array(len);
@@ -103,5 +104,33 @@ describe("TransmitLimitedQueue", () => {
     q.reset();
     assert.equal(q.size, 0);
     assert.equal(finished, 10);
+  });
+});
+
+describe("retransmit budget under loss (delivery.ts)", () => {
+  it("the queue sends each broadcast budgetFactor times as often", () => {
+    const sends = (factor: number): number => {
+      const q = new TransmitLimitedQueue(4, () => 10, () => factor); // memberlist limit 8
+      q.queue({ name: "a", message: msg(1, 10) });
+      let n = 0;
+      while (q.getBroadcasts(2, 1400).length > 0) n++;
+      return n;
+    };
+    assert.equal(sends(1), 8);
+    assert.equal(sends(1.5), 12);
+    assert.equal(sends(2), 16);
+  });
+
+  it("estimates one-way delivery from direct probe outcomes, capped at a factor of 3", () => {
+    const d = new DeliveryEstimate();
+    assert.equal(d.retransmitFactor, 1, "no loss until probes say otherwise");
+    // 50 % loss each way: one direct round trip in four succeeds.
+    for (let i = 0; i < 200; i++) d.record(i % 4 === 0);
+    assert.ok(Math.abs(d.oneWay - 0.5) < 0.1, `oneWay ${d.oneWay}`);
+    assert.ok(d.retransmitFactor > 1.7 && d.retransmitFactor < 2.3, `${d.retransmitFactor}`);
+    for (let i = 0; i < 200; i++) d.record(false);
+    assert.equal(d.retransmitFactor, 3);
+    for (let i = 0; i < 200; i++) d.record(true);
+    assert.ok(d.retransmitFactor < 1.01, "recovers when the loss ends");
   });
 });
