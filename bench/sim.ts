@@ -23,6 +23,12 @@
  *
  *   npx deno run -A --v8-flags=--expose-gc bench/sim.ts [--n 30,100,1000] [--presets lan,wan]
  *       [--loss 0,0.1,0.5] [--seed 1] [--out bench/results/sim.json]
+ *
+ * N = 10,000 needs about 16 GiB of heap and a larger young generation (push/pull garbage of
+ * 10,000-member states then dies young instead of being promoted), and takes about an hour:
+ *
+ *   npx deno run -A --v8-flags=--expose-gc,--max-old-space-size=20000,--max-semi-space-size=128
+ *       bench/sim.ts --n 10000
  *   node --expose-gc build/bench-node/bench/sim.js ... --out bench/results/sim-node.json
  *       (after bench/node_build.ts; bench/run does both)
  *
@@ -35,6 +41,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { totalmem } from "node:os";
+import { getHeapStatistics } from "node:v8";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import type { MemberlistTuning } from "../memberlist/mod.ts";
@@ -69,10 +76,19 @@ const BYTES_PER_MEMBER = 155;
 
 function skipReason(n: number): string | null {
   const heap = n * n * BYTES_PER_MEMBER;
-  if (heap <= 0.8 * totalmem()) return null;
   const gb = (x: number): string => `${(x / 2 ** 30).toFixed(1)} GiB`;
-  return `${n} full member tables need ~${gb(heap)} of heap (${n}² members × ` +
-    `${BYTES_PER_MEMBER} B), more than 80 % of this machine's ${gb(totalmem())}`;
+  const need = `${n} full member tables need ~${gb(heap)} of heap (${n}² members × ` +
+    `${BYTES_PER_MEMBER} B)`;
+  if (heap > 0.8 * totalmem()) {
+    return `${need}, more than 80 % of this machine's ${gb(totalmem())}`;
+  }
+  const limit = getHeapStatistics().heap_size_limit;
+  if (heap > 0.9 * limit) {
+    const mb = Math.ceil((heap * 1.3) / 2 ** 20);
+    return `${need}, more than V8's heap limit of ${gb(limit)}: run with ` +
+      `--max-old-space-size=${mb}`;
+  }
+  return null;
 }
 
 function skippedRows(
