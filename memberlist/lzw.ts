@@ -55,6 +55,12 @@ function nextGeneration(): number {
  * @returns the compressed stream
  */
 export function lzwCompress(data: Uint8Array): Uint8Array {
+  const n = compressToScratch(data); // may replace `scratch` with a larger one
+  return scratch.slice(0, n);
+}
+
+// Compresses into `scratch`; returns the length written.
+function compressToScratch(data: Uint8Array): number {
   // 12-bit codes for every input byte, plus clears and the end code, is the worst case.
   const need = 16 + ((data.length * 3) >> 1) + ((data.length >> 10) + 2) * 4;
   if (scratch.length < need) scratch = new Uint8Array(need);
@@ -76,7 +82,7 @@ export function lzwCompress(data: Uint8Array): Uint8Array {
   if (data.length === 0) {
     write(EOF, 9);
     if (nBits > 0) out[len++] = bits & 0xff;
-    return out.slice(0, len);
+    return len;
   }
   const keys = dictKeys;
   const codes = dictCodes;
@@ -124,10 +130,13 @@ export function lzwCompress(data: Uint8Array): Uint8Array {
   }
   write(EOF, width);
   if (nBits > 0) out[len++] = bits & 0xff;
-  return out.slice(0, len);
+  return len;
 }
 
 const dPrefix = new Uint16Array(4096);
+// Output scratch of the decompressor (a push/pull of 10,000 members is about 700 KB).
+const MAX_KEPT_SCRATCH = 4 << 20;
+let dScratch: Uint8Array = new Uint8Array(4096);
 const dSuffix = new Uint8Array(4096);
 const dLens = new Uint16Array(4096).fill(1, 0, 256);
 
@@ -151,7 +160,8 @@ export function lzwDecompress(
   const prefix = dPrefix;
   const suffix = dSuffix;
   const lens = dLens;
-  let out = new Uint8Array(Math.max(64, Math.min(maxOutput, data.length * 4)));
+  // Decodes into the shared scratch (grown as needed) and copies the result out once.
+  let out = dScratch;
   let o = 0;
   let ip = 0;
   let bits = 0;
@@ -171,6 +181,7 @@ export function lzwDecompress(
     const next = new Uint8Array(Math.min(size, maxOutput));
     next.set(out.subarray(0, o));
     out = next;
+    if (next.length <= MAX_KEPT_SCRATCH) dScratch = next;
   };
 
   for (;;) {
@@ -248,9 +259,9 @@ export function lzwDecompress(
  * @returns the envelope including the type byte
  */
 export function compressMessage(buf: Uint8Array): Uint8Array {
-  const z = lzwCompress(buf);
+  const n = compressToScratch(buf);
+  const z = scratch.subarray(0, n);
   // What encodeMsgpack({ Algo: 0, Buf: z }) writes, without building the map.
-  const n = z.length;
   const rawHeader = n < 32 ? 1 : n < 0x10000 ? 3 : 5;
   const out = new Uint8Array(1 + ENVELOPE_HEAD.length + rawHeader + n);
   out[0] = MessageType.compress;

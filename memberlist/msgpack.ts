@@ -283,6 +283,11 @@ export function encodeTypedMsgpack(type: number, value: MsgpackValue): Uint8Arra
 export class MsgpackWriter {
   #w: ByteWriter = new ByteWriter();
 
+  /** @param capacity bytes to reserve up front (a good guess saves regrowing a large buffer) */
+  constructor(capacity = 64) {
+    if (capacity > 64) this.#w.ensure(capacity);
+  }
+
   /** Bytes copied as they are (a type byte, an already encoded part). */
   verbatim(b: Uint8Array): void {
     this.#w.bytes(b);
@@ -319,8 +324,12 @@ export class MsgpackWriter {
     writeValue(this.#w, v, 0);
   }
 
-  /** The bytes written so far. */
+  /**
+   * The bytes written so far: a view of the writer's buffer when that is mostly full (the
+   * writer is not used after this), else a copy.
+   */
   finish(): Uint8Array {
-    return this.#w.buf.slice(0, this.#w.len);
+    const w = this.#w;
+    return w.len * 2 >= w.buf.length ? w.buf.subarray(0, w.len) : w.buf.slice(0, w.len);
   }
 }

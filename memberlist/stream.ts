@@ -90,7 +90,10 @@ export async function writeStreamMessage(
     const sealed = await opts.keyring.encrypt(buf, aad, opts.encryptionVersion);
     buf = concat([header, sealed]);
   }
-  if (opts.writeLabel !== false) buf = concat([labelHeader(opts.label), buf]);
+  if (opts.writeLabel !== false) {
+    const header = labelHeader(opts.label);
+    if (header.length > 0) buf = concat([header, buf]);
+  }
   await stream.write(buf);
 }
 
@@ -182,7 +185,10 @@ export function encodePushPull(
   nodes: readonly PushNodeState[],
   userState: Uint8Array,
 ): Uint8Array {
-  const w = new MsgpackWriter();
+  // A state is about 60 bytes plus its name and metadata: reserve once, not by doubling.
+  let size = 64 + userState.length;
+  for (const n of nodes) size += 72 + n.name.length + (n.meta?.length ?? 0);
+  const w = new MsgpackWriter(size);
   w.verbatim(Uint8Array.of(MessageType.pushPull));
   w.verbatim(encodePushPullHeader({
     nodes: nodes.length,
