@@ -25,24 +25,12 @@ export const MAX_DECOMPRESSED_BYTES: number = 40 * 1024 * 1024;
 export const LZW_ALGO: number = 0;
 
 // Scratch state shared by every call (calls never overlap: they are synchronous). The
-// compressor's dictionary (at most 4096 entries) is an open-addressing hash table small enough
-// to stay in cache, its slots tagged with a generation number instead of being cleared, so a
-// packet costs no Map and no allocation but its output.
-const DICT_BITS = 13;
-const DICT_MASK = (1 << DICT_BITS) - 1;
-const dictKeys = new Int32Array(1 << DICT_BITS);
-const dictCodes = new Uint16Array(1 << DICT_BITS);
-const dictGens = new Uint32Array(1 << DICT_BITS);
-let dictGen = 0;
+// compressor's dictionary maps (code, next byte) to the code extending it through one direct
+// table lookup, no hashing; the few hundred to 3,838 entries a dictionary cycle sets are
+// listed so a clear resets just those. 2 MiB, allocated on first use.
+let dictNext: Uint16Array | null = null;
+const dictUsed = new Uint32Array(4096);
 let scratch: Uint8Array = new Uint8Array(4096);
-
-function nextGeneration(): number {
-  if (++dictGen === 0xffffffff) {
-    dictGens.fill(0);
-    dictGen = 1;
-  }
-  return dictGen;
-}
 
 /**
  * Compresses like Go's `lzw.NewWriter(w, lzw.LSB, 8)` followed by `Close()`.
@@ -84,10 +72,9 @@ function compressToScratch(data: Uint8Array): number {
     if (nBits > 0) out[len++] = bits & 0xff;
     return len;
   }
-  const keys = dictKeys;
-  const codes = dictCodes;
-  const gens = dictGens;
-  let gen = nextGeneration();
+  const next = dictNext ??= new Uint16Array(4096 << 8);
+  const used = dictUsed;
+  let nUsed = 0;
   let width = 9;
   let hi = EOF;
   let overflow = 512;
@@ -95,10 +82,9 @@ function compressToScratch(data: Uint8Array): number {
   for (let i = 1; i < data.length; i++) {
     const lit = data[i];
     const key = (code << 8) | lit;
-    let slot = (Math.imul(key, 0x9e3779b1) >>> (32 - DICT_BITS)) & DICT_MASK;
-    while (gens[slot] === gen && keys[slot] !== key) slot = (slot + 1) & DICT_MASK;
-    if (gens[slot] === gen) {
-      code = codes[slot];
+    const found = next[key]; // 0: none (assigned codes start at 258)
+    if (found !== 0) {
+      code = found;
       continue;
     }
     write(code, width);
@@ -114,13 +100,14 @@ function compressToScratch(data: Uint8Array): number {
       width = 9;
       hi = EOF;
       overflow = 512;
-      gen = nextGeneration();
+      for (let k = 0; k < nUsed; k++) next[used[k]] = 0;
+      nUsed = 0;
     } else {
-      gens[slot] = gen;
-      keys[slot] = key;
-      codes[slot] = hi;
+      next[key] = hi;
+      used[nUsed++] = key;
     }
   }
+  for (let k = 0; k < nUsed; k++) next[used[k]] = 0; // leave the table empty for the next call
   write(code, width);
   hi++;
   if (hi === overflow) width++;
