@@ -22,7 +22,7 @@ import {
   encodeTypedMsgpack,
   type MsgpackValue,
   MsgpackWriter,
-  type StructFields,
+  StructFields,
 } from "./msgpack.ts";
 
 export { bytesToIp, ipToBytes } from "./ip.ts";
@@ -365,10 +365,10 @@ export function decodePushNodeState(v: MsgpackValue): PushNodeState {
 }
 
 /** The Go field names of a pushNodeState, in the order {@link pushNodeStateOf} reads them. */
-export const PUSH_NODE_STATE_FIELDS: StructFields = {
-  keys: ["Name", "Addr", "Port", "Meta", "Incarnation", "State", "Vsn"],
-  texts: [true, false, false, false, false, false, false],
-};
+export const PUSH_NODE_STATE_FIELDS: StructFields = new StructFields(
+  ["Name", "Addr", "Port", "Meta", "Incarnation", "State", "Vsn"],
+  [true],
+);
 
 /**
  * A pushNodeState from its field values in {@link PUSH_NODE_STATE_FIELDS} order (as

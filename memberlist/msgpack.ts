@@ -20,7 +20,7 @@ export {
   decodeMsgpackStruct,
   decodeText,
   MAX_MSGPACK_DEPTH,
-  type StructFields,
+  StructFields,
 } from "./msgpack_decode.ts";
 
 /** A value the codec can encode, or the decoder returns (str and bin decode to bytes). */

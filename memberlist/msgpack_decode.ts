@@ -306,7 +306,7 @@ export function decodeMsgpack(
  * @example
  * ```ts
  * const out: (MsgpackValue | undefined)[] = [];
- * const fields = { keys: ["Name", "Port"], texts: [true, false] };
+ * const fields = new StructFields(["Name", "Port"], [true, false]);
  * const next = decodeMsgpackStruct(bytes, 0, bytes.length, false, fields, out);
  * ```
  * @param bytes the input
@@ -344,8 +344,16 @@ export function decodeMsgpackStruct(
   out.length = keys.length;
   out.fill(undefined);
   for (let i = 0; i < n; i++) {
-    const key = readMapKey(c, 1);
-    const at = keys.indexOf(key);
+    need(c, 1);
+    const kb = c.buf[c.pos];
+    let at: number;
+    if (kb >= 0xa0 && kb <= 0xbf) {
+      // A fixstr key (what Go writes): match its bytes, no string made.
+      const len = kb & 0x1f;
+      need(c, 1 + len);
+      at = fields.match(c.buf, c.pos + 1, len);
+      c.pos += 1 + len;
+    } else at = keys.indexOf(readMapKey(c, 1));
     if (at < 0) readValue(c, 1);
     else out[at] = texts[at] ? readTextOrValue(c) : readValue(c, 1);
   }
@@ -374,11 +382,40 @@ function readTextOrValue(c: Cursor): MsgpackValue {
 
 /**
  * The fields {@link decodeMsgpackStruct} looks for: their names, and which of them are text
- * (str/bin payloads decoded as strings, like map keys).
+ * (str/bin payloads decoded as strings, like map keys). Keys are matched by their bytes.
+ *
+ * @example
+ * ```ts
+ * const fields = new StructFields(["Name", "Port"], [true, false]);
+ * ```
  */
-export interface StructFields {
+export class StructFields {
   /** Field names, in the order of the output. */
   readonly keys: readonly string[];
   /** `texts[i]`: field i is text. */
   readonly texts: readonly boolean[];
+  readonly #raw: readonly Uint8Array[];
+
+  /**
+   * @param keys field names, in the order of the output
+   * @param texts which fields are text (default: none)
+   */
+  constructor(keys: readonly string[], texts: readonly boolean[] = []) {
+    this.keys = keys;
+    this.texts = keys.map((_, i) => texts[i] === true);
+    this.#raw = keys.map((k) => new TextEncoder().encode(k));
+  }
+
+  /** Index of the field whose name is `buf[start, start + n)`, or −1. */
+  match(buf: Uint8Array, start: number, n: number): number {
+    const raw = this.#raw;
+    for (let i = 0; i < raw.length; i++) {
+      const k = raw[i];
+      if (k.length !== n || k[0] !== buf[start]) continue;
+      let j = 1;
+      while (j < n && k[j] === buf[start + j]) j++;
+      if (j === n) return i;
+    }
+    return -1;
+  }
 }
