@@ -72,7 +72,7 @@ export interface SimResult {
 
 // Heap per known member measured at N = 10,000 (bench/results/sim.json); every node holds
 // every member, so a run needs about N² of these.
-const BYTES_PER_MEMBER = 155;
+const BYTES_PER_MEMBER = 170;
 
 function skipReason(n: number): string | null {
   const heap = n * n * BYTES_PER_MEMBER;
