@@ -9,13 +9,8 @@ import type { HostPort, Stream } from "../transport/types.ts";
 import { MAX_PUSH_PULL_REQUESTS, MAX_STREAM_BYTES } from "./config.ts";
 import { type Core, errorText } from "./core.ts";
 import { CodecError } from "./errors.ts";
-import {
-  decodeMessageBody,
-  encodeMessage,
-  MessageType,
-  type Ping,
-  type PushNodeState,
-} from "./messages.ts";
+import { decodeMessageBody, encodeMessage, MessageType, type Ping } from "./messages.ts";
+import type { PushNodeState } from "./push_state.ts";
 import {
   encodePushPull,
   encodeStreamUserMsg,

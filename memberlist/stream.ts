@@ -11,18 +11,16 @@ import { CodecError } from "./errors.ts";
 import { encryptedLength } from "./keyring.ts";
 import { LABEL_MAX_SIZE, labelBytes, labelHeader } from "./label.ts";
 import { compressMessage, decompressEnvelope, MAX_DECOMPRESSED_BYTES } from "./lzw.ts";
+import { decodeUserMsgHeader, encodeUserMsgHeader, MessageType } from "./messages.ts";
 import {
   decodePushPullHeader,
-  decodeUserMsgHeader,
   encodePushPullHeader,
-  encodeUserMsgHeader,
-  MessageType,
   PUSH_NODE_STATE_FIELDS,
   type PushNodeState,
   pushNodeStateOf,
   type PushPullHeader,
   writePushNodeState,
-} from "./messages.ts";
+} from "./push_state.ts";
 import { type MsgpackValue, MsgpackWriter } from "./msgpack.ts";
 import type { PacketSecurity } from "./packet.ts";
 import { StreamReader } from "./stream_reader.ts";

@@ -11,18 +11,20 @@ import {
 import {
   bytesToIp,
   decodeMessage,
-  decodePushNodeState,
-  decodePushPullHeader,
   decodeUserMsgHeader,
   encodeMessage,
-  encodePushNodeState,
-  encodePushPullHeader,
   encodeUserMsgHeader,
   ipToBytes,
   type Message,
+} from "../memberlist/messages.ts";
+import {
+  decodePushNodeState,
+  decodePushPullHeader,
+  encodePushNodeState,
+  encodePushPullHeader,
   PUSH_NODE_STATE_FIELDS,
   pushNodeStateOf,
-} from "../memberlist/messages.ts";
+} from "../memberlist/push_state.ts";
 import { decodeCompound, encodeCompound } from "../memberlist/compound.ts";
 import { addCrc, crc32, stripCrc } from "../memberlist/crc.ts";
 import { hex, loadVectors, unhex } from "./support/memberlist_vectors.ts";

@@ -5,12 +5,8 @@ import { CodecError } from "../memberlist/errors.ts";
 import { Keyring } from "../memberlist/keyring.ts";
 import { compressMessage, lzwCompress } from "../memberlist/lzw.ts";
 import { encodeMsgpack } from "../memberlist/msgpack.ts";
-import {
-  decodeMessageBody,
-  encodeMessage,
-  MessageType,
-  type PushNodeState,
-} from "../memberlist/messages.ts";
+import { decodeMessageBody, encodeMessage, MessageType } from "../memberlist/messages.ts";
+import type { PushNodeState } from "../memberlist/push_state.ts";
 import type { PacketSecurity } from "../memberlist/packet.ts";
 import {
   encodePushPull,
