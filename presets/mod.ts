@@ -42,7 +42,7 @@ const lan: Preset = {
     gossipToTheDeadMs: 30_000, // keep telling dead nodes for 30 s so they can refute
     suspicionMult: 4, // suspicion lasts 4 × log10(n) probe intervals at least (Lifeguard)
     suspicionMaxTimeoutMult: 6, // and 6× that without confirmations
-    retransmitMult: 4, // each broadcast goes out 4 × ceil(log10(n+1)) times
+    retransmitMult: 4, // each broadcast goes out 4 × ceil(log10(n+1)) times (more under loss)
     pushPullIntervalMs: 30_000, // full state sync repairs what gossip missed
     tcpTimeoutMs: 10_000, // streams (push/pull, fallback ping) give up after this
     awarenessMaxMultiplier: 8, // a slow node probes up to 8× less often instead of flapping
