@@ -7,6 +7,13 @@
 import { CodecError } from "./errors.ts";
 import { decodeText, type MsgpackValue } from "./msgpack.ts";
 
+/** Largest value of a Go uint16 field (ports). */
+export const U16: number = 0xffff;
+/** Largest value of a Go uint32 field (sequence numbers, incarnations). */
+export const U32: number = 0xffffffff;
+/** Largest count a length field may hold and JavaScript still count exactly. */
+export const INT_MAX: number = Number.MAX_SAFE_INTEGER;
+
 /** A decoded msgpack map. */
 export type MsgpackMap = { [key: string]: MsgpackValue };
 

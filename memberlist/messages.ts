@@ -6,7 +6,17 @@
  * @module
  */
 import { CodecError } from "./errors.ts";
-import { asMap, boolField, bytesField, intField, type MsgpackMap, strField } from "./fields.ts";
+import {
+  asMap,
+  boolField,
+  bytesField,
+  INT_MAX,
+  intField,
+  type MsgpackMap,
+  strField,
+  U16,
+  U32,
+} from "./fields.ts";
 import { decodeMsgpack, encodeMsgpack, encodeTypedMsgpack, type MsgpackValue } from "./msgpack.ts";
 
 export { bytesToIp, ipToBytes } from "./ip.ts";
@@ -52,10 +62,6 @@ export const MessageType: {
   err: 13,
   label: 244,
 } as const;
-
-const U32 = 0xffffffff;
-const U16 = 0xffff;
-const INT_MAX = Number.MAX_SAFE_INTEGER;
 
 /** ping (0). `node` is the intended recipient's name. */
 export interface Ping {

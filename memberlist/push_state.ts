@@ -5,13 +5,19 @@
  *
  * @module
  */
-import { asMap, boolField, bytesValue, intField, intValue, strValue } from "./fields.ts";
+import {
+  asMap,
+  boolField,
+  bytesValue,
+  INT_MAX,
+  intField,
+  intValue,
+  strValue,
+  U16,
+  U32,
+} from "./fields.ts";
 import { checkVsn } from "./messages.ts";
 import { encodeMsgpack, type MsgpackValue, MsgpackWriter, StructFields } from "./msgpack.ts";
-
-const U32 = 0xffffffff;
-const U16 = 0xffff;
-const INT_MAX = Number.MAX_SAFE_INTEGER;
 
 /** pushPullHeader (stream, after type byte 6). */
 export interface PushPullHeader {
