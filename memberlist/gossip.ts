@@ -6,6 +6,7 @@
  * @module
  */
 import type { Core } from "./core.ts";
+import { kRandomNodes } from "./sample.ts";
 import { COMPOUND_OVERHEAD, type PacketSender } from "./send.ts";
 import { type NodeRecord, NodeStateCode, recordAddress } from "./state.ts";
 
@@ -35,12 +36,12 @@ export function pushPullScale(intervalMs: number, n: number): number {
 export function gossipOnce(core: Core, sender: PacketSender): void {
   if (core.queue.size === 0) return; // nothing to say: skip the peer selection too
   const now = core.clock.now();
-  const peers = core.table.kRandomNodes(core.tuning.gossipNodes, (n: NodeRecord) => {
+  const peers = kRandomNodes(core.table.nodes, core.tuning.gossipNodes, (n: NodeRecord) => {
     if (n.name === core.name) return true;
     if (n.state === NodeStateCode.alive || n.state === NodeStateCode.suspect) return false;
     if (n.state === NodeStateCode.dead) return now - n.stateChange > core.tuning.gossipToTheDeadMs;
     return true; // left
-  });
+  }, core.random);
   const budget = sender.budget(0);
   for (const peer of peers) {
     const msgs = core.queue.getBroadcasts(COMPOUND_OVERHEAD, budget);
@@ -86,9 +87,11 @@ export function startPushPull(core: Core, exchange: (node: NodeRecord) => Promis
   if (base <= 0) return;
   const tick = (): void => {
     if (core.isClosed()) return;
-    const [peer] = core.table.kRandomNodes(
+    const [peer] = kRandomNodes(
+      core.table.nodes,
       1,
       (n) => n.name === core.name || n.state !== NodeStateCode.alive,
+      core.random,
     );
     const next = (): void => {
       if (!core.isClosed()) core.timers.after(pushPullScale(base, core.table.numNodes), tick);

@@ -9,6 +9,7 @@
 import type { HostPort } from "../transport/types.ts";
 import type { Core } from "./core.ts";
 import { bytesToIp, encodeMessage, type IndirectPing, type Ping } from "./messages.ts";
+import { kRandomNodes } from "./sample.ts";
 import type { PacketSender } from "./send.ts";
 import { type NodeRecord, NodeStateCode, recordAddress } from "./state.ts";
 
@@ -190,9 +191,11 @@ export class Prober {
       if (finished || c.isClosed()) return;
       direct = false;
       c.delivery.record(false);
-      const relays = c.table.kRandomNodes(
+      const relays = kRandomNodes(
+        c.table.nodes,
         c.tuning.indirectChecks,
         (n) => n.name === c.name || n.name === target.name || n.state !== NodeStateCode.alive,
+        c.random,
       );
       for (const peer of relays) {
         const nack = peer.vsn[1] >= 4; // only protocol 4+ relays know nacks

@@ -15,6 +15,7 @@ import type { HostPort } from "../transport/types.ts";
 import { ipToBytes } from "./ip.ts";
 import { EMPTY, internAddr, internVsn, type NodeRecord, NodeStateCode } from "./member.ts";
 import type { MemberTable } from "./state.ts";
+import { shuffle } from "./sample.ts";
 import { PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN } from "./config.ts";
 
 /** One member to seed. */
@@ -106,13 +107,6 @@ export function plantSeed(
     table.nodes.push(rec);
     added++;
   }
-  // Probe order is random in a cluster that converged long ago (Fisher–Yates).
-  const nodes = table.nodes;
-  for (let i = nodes.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const t = nodes[i];
-    nodes[i] = nodes[j];
-    nodes[j] = t;
-  }
+  shuffle(table.nodes, random); // probe order is random in a cluster that converged long ago
   return added;
 }

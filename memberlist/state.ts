@@ -24,6 +24,7 @@ import {
 import type { Alive, Dead, Message, Suspect } from "./messages.ts";
 import { Suspicion, suspicionTimeout } from "./suspicion.ts";
 import { Tombstones } from "./tombstone.ts";
+import { shuffle } from "./sample.ts";
 import { aliveAbout, DirectContact } from "./accusation.ts";
 import { DEFAULT_RECONNECT_TIMEOUT_MS, type MemberlistTuning } from "./config.ts";
 
@@ -412,44 +413,7 @@ export class MemberTable {
     }
     this.nodes.length = 0;
     this.nodes.push(...keep);
-    for (let i = this.nodes.length - 1; i > 0; i--) {
-      const j = Math.floor(this.env.random() * (i + 1));
-      const t = this.nodes[i];
-      this.nodes[i] = this.nodes[j];
-      this.nodes[j] = t;
-    }
-  }
-
-  /**
-   * Up to `k` distinct random nodes not excluded by `exclude`: random draws (up to 3n) for
-   * large tables, an exhaustive shuffle when the table is small.
-   */
-  kRandomNodes(k: number, exclude: (n: NodeRecord) => boolean): NodeRecord[] {
-    const nodes = this.nodes;
-    const n = nodes.length;
-    const out: NodeRecord[] = [];
-    if (k <= 0 || n === 0) return out;
-    const random = (): number => this.env.random();
-    if (n < 3 * k || n <= 16) {
-      const idx = Array.from({ length: n }, (_, i) => i);
-      for (let i = n - 1; i > 0; i--) {
-        const j = Math.floor(random() * (i + 1));
-        const t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
-      }
-      for (const i of idx) {
-        if (out.length >= k) break;
-        if (!exclude(nodes[i])) out.push(nodes[i]);
-      }
-      return out;
-    }
-    for (let i = 0; i < 3 * n && out.length < k; i++) {
-      const cand = nodes[Math.floor(random() * n)];
-      if (exclude(cand) || out.includes(cand)) continue;
-      out.push(cand);
-    }
-    return out;
+    shuffle(this.nodes, () => this.env.random());
   }
 
   /** Stops every suspicion timer (shutdown). */

@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { MemberTable, NodeStateCode, type StateEnv, toMember } from "../memberlist/state.ts";
 import { Awareness } from "../memberlist/awareness.ts";
+import { kRandomNodes } from "../memberlist/sample.ts";
 import type { MemberlistTuning } from "../memberlist/config.ts";
 import type { Alive, Message } from "../memberlist/messages.ts";
 import { VirtualClock } from "../transport/virtual_clock.ts";
@@ -274,13 +275,20 @@ describe("MemberTable dead / left / reaping", () => {
     assert.equal(s.table.anyAlive(), false);
     for (let i = 0; i < 40; i++) s.table.aliveNode(alive(`n${i}`, 1), false);
     assert.equal(s.table.anyAlive(), true);
-    const picked = s.table.kRandomNodes(3, (n) => n.name === "self" || n.name.endsWith("1"));
+    const random = (): number => s.env.random();
+    const picked = kRandomNodes(
+      s.table.nodes,
+      3,
+      (n) => n.name === "self" || n.name.endsWith("1"),
+      random,
+    );
     assert.equal(picked.length, 3);
     assert.equal(new Set(picked).size, 3);
     assert.ok(picked.every((n) => n.name !== "self" && !n.name.endsWith("1")));
     const small = setup();
     small.table.aliveNode(alive("only", 1), false);
-    assert.deepEqual(small.table.kRandomNodes(3, (n) => n.name === "self").map((n) => n.name), [
+    const picks = kRandomNodes(small.table.nodes, 3, (n) => n.name === "self", random);
+    assert.deepEqual(picks.map((n) => n.name), [
       "only",
     ]);
   });
