@@ -319,11 +319,6 @@ export class MsgpackWriter {
     else writeRaw(this.#w, b);
   }
 
-  /** Any value, as {@link encodeMsgpack} writes it. */
-  value(v: MsgpackValue): void {
-    writeValue(this.#w, v, 0);
-  }
-
   /**
    * The bytes written so far: a view of the writer's buffer when that is mostly full (the
    * writer is not used after this), else a copy.

@@ -13,6 +13,9 @@ import {
   type StructFields,
 } from "./msgpack.ts";
 
+/** A decoder over `buf[pos, end)`: returns the offset after the item it read. */
+type Decode = (buf: Uint8Array, pos: number, end: number) => number;
+
 /**
  * Buffered reader over a stream (or over a byte array, see {@link StreamReader.fromBytes}).
  * Every read rejects with a `CodecError` (with `truncated: true`) when the stream ends first,
@@ -146,87 +149,78 @@ export class StreamReader {
    * ```ts
    * const header = decodePushPullHeader(await reader.readMsgpack());
    * ```
-   * @param views return byte strings as views into the reader's bytes instead of copies, when
-   *   it reads from memory ({@link fromBytes}); callers must copy what they keep
    * @returns the decoded value
    */
-  async readMsgpack(views = false): Promise<MsgpackValue> {
+  async readMsgpack(): Promise<MsgpackValue> {
     let value: MsgpackValue = null;
-    await this.#decode((buf, pos, end, asViews) => {
-      const r = decodeMsgpack(buf, pos, asViews, end);
+    await this.#decode((buf, pos, end) => {
+      const r = decodeMsgpack(buf, pos, false, end);
       value = r.value;
       return r.offset;
-    }, views);
+    });
     return value;
   }
 
   /**
    * Reads one msgpack map into `out` by field name (see decodeMsgpackStruct): no object per
-   * item, for the thousands of node states of a push/pull.
+   * item, for the thousands of node states of a push/pull. With `views`, byte strings of a
+   * reader over memory ({@link fromBytes}) are views into its bytes, not copies; callers copy
+   * what they keep.
    *
    * @example
    * ```ts
    * const out: (MsgpackValue | undefined)[] = [];
-   * await reader.readStruct(PUSH_NODE_STATE_FIELDS, out, true);
+   * if (!reader.readStructBuffered(fields, out)) await reader.readStruct(fields, out);
    * ```
    * @param fields the field names wanted, and which are text
    * @param out receives their values, in `fields.keys` order
-   * @param views as for {@link readMsgpack}
+   * @param views see above
    */
   async readStruct(
     fields: StructFields,
     out: (MsgpackValue | undefined)[],
     views = false,
   ): Promise<void> {
-    await this.#decode(
-      (buf, pos, end, asViews) => decodeMsgpackStruct(buf, pos, end, asViews, fields, out),
-      views,
+    await this.#decode((buf, pos, end) =>
+      decodeMsgpackStruct(buf, pos, end, views && this.#stream === null, fields, out)
     );
   }
 
   /**
    * {@link readStruct} from the bytes already buffered, without waiting: false (and nothing
    * consumed) when they do not hold the whole map yet.
-   *
-   * @example
-   * ```ts
-   * if (!reader.readStructBuffered(fields, out)) await reader.readStruct(fields, out);
-   * ```
    */
   readStructBuffered(
     fields: StructFields,
     out: (MsgpackValue | undefined)[],
     views = false,
   ): boolean {
-    const asViews = views && this.#stream === null;
+    const need = this.#tryDecode((buf, pos, end) =>
+      decodeMsgpackStruct(buf, pos, end, views && this.#stream === null, fields, out)
+    );
+    return need === 0;
+  }
+
+  // Runs `decode` (which returns the offset after what it used) over the buffered bytes:
+  // 0 when it read its item, else how many buffered bytes it needs at least. Only an
+  // in-memory reader's bytes may be handed out as views: a stream's buffer is reused.
+  #tryDecode(decode: Decode): number {
     try {
-      this.#pos = decodeMsgpackStruct(this.#buf, this.#pos, this.#end, asViews, fields, out);
-      return true;
+      this.#pos = decode(this.#buf, this.#pos, this.#end);
+      return 0;
     } catch (e) {
-      if (e instanceof CodecError && e.truncated) return false;
-      throw e;
+      if (!(e instanceof CodecError) || !e.truncated) throw e;
+      return Math.max(e.needed - this.#pos, this.#end - this.#pos + 1);
     }
   }
 
-  // Runs `decode` over the buffered bytes (it returns the offset after what it used), reading
-  // more from the stream for as long as it reports the input truncated.
-  async #decode(
-    decode: (buf: Uint8Array, pos: number, end: number, views: boolean) => number,
-    views: boolean,
-  ): Promise<void> {
-    // Only an in-memory reader's bytes are never overwritten (a stream's buffer is reused).
-    const asViews = views && this.#stream === null;
+  // #tryDecode, reading more from the stream until it succeeds.
+  async #decode(decode: Decode): Promise<void> {
     let need = 1;
     for (;;) {
       if (this.#end - this.#pos >= need) {
-        try {
-          this.#pos = decode(this.#buf, this.#pos, this.#end, asViews);
-          return;
-        } catch (e) {
-          if (!(e instanceof CodecError) || !e.truncated) throw e;
-          // The decoder tells how much it needs at least; wait for that much.
-          need = Math.max(e.needed - this.#pos, this.#end - this.#pos + 1);
-        }
+        need = this.#tryDecode(decode);
+        if (need === 0) return;
       }
       await this.#fill(need);
     }
