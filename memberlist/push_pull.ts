@@ -20,7 +20,6 @@ import {
   writeStreamMessage,
 } from "./stream.ts";
 import { NodeStateCode } from "./state.ts";
-import { sameBytes } from "./member.ts";
 
 /**
  * A push/pull merge refused because protocol versions do not overlap.
@@ -262,16 +261,6 @@ export class StreamService {
       // Port 0 (protocol 1 peers) means "the receiver's port".
       const port = r.port === 0 || c.protocolVersion < 2 ? ownPort : r.port;
       if (r.state === NodeStateCode.alive) {
-        // Nothing new about a member we hold alive (nearly every state of a quiet cluster's
-        // push/pull): aliveNode would return without a change, so skip building its message.
-        const rec = c.table.byName.get(r.name);
-        if (
-          rec !== undefined && rec.state === NodeStateCode.alive && r.name !== c.name &&
-          r.incarnation <= rec.incarnation && rec.port === port && sameBytes(rec.addr, r.addr) &&
-          sameBytes(rec.vsn, r.vsn)
-        ) {
-          continue;
-        }
         c.table.aliveNode(
           {
             incarnation: r.incarnation,
