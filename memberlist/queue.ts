@@ -70,6 +70,8 @@ export class TransmitLimitedQueue {
   private readonly byName = new Map<string, Item>();
   private count = 0;
   private nextId = 0;
+  /** Called when a broadcast is queued into an empty queue (the gossip loop's wake-up). */
+  onNonEmpty: (() => void) | null = null;
 
   /**
    * @param retransmitMult memberlist RetransmitMult
@@ -100,6 +102,7 @@ export class TransmitLimitedQueue {
     if (this.count === 0) this.nextId = 0; // ids only order items that coexist
     const item: Item = { b, id: this.nextId++, transmits: 0 };
     this.insert(item);
+    if (this.count === 1) this.onNonEmpty?.();
   }
 
   /**
