@@ -93,6 +93,27 @@ export function decodeText(buf: Uint8Array, start: number, n: number): string {
   return text;
 }
 
+// Short byte strings decoded as views (an address, a version vector) repeat in every push/pull
+// state about a member: one shared array per distinct value instead of a new view each time.
+// Views are read-only by contract, so sharing them is safe.
+const bytesCache = new Map<number, Uint8Array>();
+const MAX_CACHED_BYTES = 1 << 16;
+const MAX_SHARED_LENGTH = 16;
+
+function sharedBytes(buf: Uint8Array, start: number, n: number): Uint8Array {
+  let h = n;
+  for (let i = 0; i < n; i++) h = (Math.imul(h, 31) + buf[start + i]) | 0;
+  const hit = bytesCache.get(h);
+  if (hit !== undefined && hit.length === n) {
+    let i = 0;
+    while (i < n && hit[i] === buf[start + i]) i++;
+    if (i === n) return hit;
+  }
+  const copy = buf.slice(start, start + n);
+  if (hit !== undefined || bytesCache.size < MAX_CACHED_BYTES) bytesCache.set(h, copy);
+  return copy;
+}
+
 function need(c: Cursor, n: number): void {
   if (c.pos + n > c.end) {
     throw new CodecError("msgpack input truncated", true, c.pos + n);
@@ -327,7 +348,7 @@ export function decodeMsgpackStruct(
   fields: StructFields,
   out: (MsgpackValue | undefined)[],
 ): number {
-  const { keys, texts } = fields;
+  const { keys, texts, shared } = fields;
   const c = new Cursor(bytes, offset, end, views);
   need(c, 1);
   const b = c.buf[c.pos++];
@@ -355,7 +376,9 @@ export function decodeMsgpackStruct(
       c.pos += 1 + len;
     } else at = keys.indexOf(readMapKey(c, 1));
     if (at < 0) readValue(c, 1);
-    else out[at] = texts[at] ? readTextOrValue(c) : readValue(c, 1);
+    else if (texts[at]) out[at] = readTextOrValue(c);
+    else if (views && shared[at]) out[at] = readSharedOrValue(c);
+    else out[at] = readValue(c, 1);
   }
   return c.pos;
 }
@@ -380,6 +403,27 @@ function readTextOrValue(c: Cursor): MsgpackValue {
   return readKey(c, n);
 }
 
+// A short str/bin item as a shared array (see sharedBytes); any other item as readValue reads it.
+function readSharedOrValue(c: Cursor): MsgpackValue {
+  need(c, 1);
+  const b = c.buf[c.pos];
+  let n: number;
+  let head: number;
+  if (b >= 0xa0 && b <= 0xbf) {
+    n = b & 0x1f;
+    head = 1;
+  } else if (b === 0xc4 || b === 0xd9) {
+    need(c, 2);
+    n = c.buf[c.pos + 1];
+    head = 2;
+  } else return readValue(c, 1);
+  if (n > MAX_SHARED_LENGTH) return readValue(c, 1);
+  need(c, head + n);
+  const out = sharedBytes(c.buf, c.pos + head, n);
+  c.pos += head + n;
+  return out;
+}
+
 /**
  * The fields {@link decodeMsgpackStruct} looks for: their names, and which of them are text
  * (str/bin payloads decoded as strings, like map keys). Keys are matched by their bytes.
@@ -394,15 +438,26 @@ export class StructFields {
   readonly keys: readonly string[];
   /** `texts[i]`: field i is text. */
   readonly texts: readonly boolean[];
+  /**
+   * `shared[i]`: field i is a short byte string that repeats across messages (an address):
+   * decoded in views mode, equal values come back as one shared read-only array.
+   */
+  readonly shared: readonly boolean[];
   readonly #raw: readonly Uint8Array[];
 
   /**
    * @param keys field names, in the order of the output
    * @param texts which fields are text (default: none)
+   * @param shared which fields are short repeating byte strings (default: none)
    */
-  constructor(keys: readonly string[], texts: readonly boolean[] = []) {
+  constructor(
+    keys: readonly string[],
+    texts: readonly boolean[] = [],
+    shared: readonly boolean[] = [],
+  ) {
     this.keys = keys;
     this.texts = keys.map((_, i) => texts[i] === true);
+    this.shared = keys.map((_, i) => shared[i] === true);
     this.#raw = keys.map((k) => new TextEncoder().encode(k));
   }
 

@@ -132,6 +132,7 @@ export function decodePushNodeState(v: MsgpackValue): PushNodeState {
 export const PUSH_NODE_STATE_FIELDS: StructFields = new StructFields(
   ["Name", "Addr", "Port", "Meta", "Incarnation", "State", "Vsn"],
   [true],
+  [false, true, false, false, false, false, true],
 );
 
 /**

@@ -217,23 +217,26 @@ describe("golden vectors (memberlist v0.2.2)", () => {
         } catch (e) {
           generic = e instanceof CodecError ? `CodecError ${e.message}` : e;
         }
-        let viaStruct: unknown;
-        const out: (MsgpackValue | undefined)[] = [];
-        try {
-          const end = decodeMsgpackStruct(
-            bytes,
-            0,
-            bytes.length,
-            false,
-            PUSH_NODE_STATE_FIELDS,
-            out,
-          );
-          assert.equal(end, bytes.length);
-          viaStruct = pushNodeStateOf(out);
-        } catch (e) {
-          viaStruct = e instanceof CodecError ? `CodecError ${e.message}` : e;
+        // Copies and views (short byte strings then shared) decode alike.
+        for (const views of [false, true]) {
+          let viaStruct: unknown;
+          const out: (MsgpackValue | undefined)[] = [];
+          try {
+            const end = decodeMsgpackStruct(
+              bytes,
+              0,
+              bytes.length,
+              views,
+              PUSH_NODE_STATE_FIELDS,
+              out,
+            );
+            assert.equal(end, bytes.length);
+            viaStruct = pushNodeStateOf(out);
+          } catch (e) {
+            viaStruct = e instanceof CodecError ? `CodecError ${e.message}` : e;
+          }
+          assert.deepEqual(viaStruct, generic, `views: ${views}`);
         }
-        assert.deepEqual(viaStruct, generic);
       },
     ));
     const truncated = encodePushNodeState({
@@ -249,6 +252,47 @@ describe("golden vectors (memberlist v0.2.2)", () => {
       () => decodeMsgpackStruct(truncated, 0, truncated.length, false, PUSH_NODE_STATE_FIELDS, []),
       (e: unknown) => e instanceof CodecError && e.truncated,
     );
+  });
+
+  it("decodes short byte strings as shared arrays in views mode, and reports every cut", () => {
+    const state = (name: string) =>
+      encodePushNodeState({
+        name,
+        addr: ip4,
+        port: 7946,
+        meta: null,
+        incarnation: 3,
+        state: 0,
+        vsn,
+      });
+    const a = state("n1");
+    const b = state("n2");
+    const da: (MsgpackValue | undefined)[] = [];
+    const db: (MsgpackValue | undefined)[] = [];
+    decodeMsgpackStruct(a, 0, a.length, true, PUSH_NODE_STATE_FIELDS, da);
+    decodeMsgpackStruct(b, 0, b.length, true, PUSH_NODE_STATE_FIELDS, db);
+    assert.equal(da[1], db[1], "one shared address array");
+    assert.equal(da[6], db[6], "one shared version vector");
+    assert.deepEqual(da[1], ip4);
+    // Copies mode still hands out arrays of the caller's own.
+    decodeMsgpackStruct(a, 0, a.length, false, PUSH_NODE_STATE_FIELDS, da);
+    decodeMsgpackStruct(b, 0, b.length, false, PUSH_NODE_STATE_FIELDS, db);
+    assert.notEqual(da[1], db[1]);
+    // Go writes Vsn last: a nil there may be the very last byte of the input.
+    const nilLast = encodeMsgpack({ Name: "n3", Addr: ip4, Vsn: null });
+    const out: (MsgpackValue | undefined)[] = [];
+    assert.equal(
+      decodeMsgpackStruct(nilLast, 0, nilLast.length, true, PUSH_NODE_STATE_FIELDS, out),
+      nilLast.length,
+    );
+    assert.equal(out[6], null);
+    for (let cut = 0; cut < a.length; cut++) {
+      assert.throws(
+        () => decodeMsgpackStruct(a, 0, cut, true, PUSH_NODE_STATE_FIELDS, []),
+        (e: unknown) => e instanceof CodecError && e.truncated,
+        `cut at ${cut}`,
+      );
+    }
   });
 
   it("user_msg_header", () => {
