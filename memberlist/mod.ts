@@ -76,7 +76,8 @@ export type {
 export { META_MAX_SIZE, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN } from "./config.ts";
 export { JoinError } from "./join.ts";
 export type { JoinFailure, JoinResult } from "./join.ts";
-export { ProtocolError, RemoteError } from "./push_pull.ts";
+export { RemoteError } from "./push_pull.ts";
+export { ProtocolError } from "./versions.ts";
 export { CodecError } from "./errors.ts";
 export { Keyring, KeyringError } from "./keyring.ts";
 export type { EncryptionVersion } from "./keyring.ts";

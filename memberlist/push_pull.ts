@@ -20,25 +20,15 @@ import {
   writeStreamMessage,
 } from "./stream.ts";
 import { NodeStateCode } from "./state.ts";
+import { EMPTY, sameBytes } from "./member.ts";
+import { compressMessage } from "./lzw.ts";
+import { ProtocolError, VersionBounds } from "./versions.ts";
 
-/**
- * A push/pull merge refused because protocol versions do not overlap.
- *
- * @example
- * ```ts
- * try { await list.join([peer]); } catch (e) { if (e instanceof JoinError) console.log(e.errors[0].error instanceof ProtocolError); }
- * ```
- */
-export class ProtocolError extends Error {
-  /**
-   * Describes the incompatibility.
-   *
-   * @param message what is incompatible
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "ProtocolError";
-  }
+interface SentState {
+  readonly version: number;
+  readonly join: boolean;
+  readonly userState: Uint8Array;
+  readonly body: Uint8Array;
 }
 
 /**
@@ -81,6 +71,12 @@ export class StreamService {
   private readonly core: Core;
   private inflight = 0;
   private readonly open = new Set<Stream>();
+  // The last push/pull body sent (compressed when compression is on) and what it was built
+  // from. While the table and the delegate's state stay the same it is sent again: a quiet
+  // cluster of 10,000 members then skips encoding and compressing 10,000 states per exchange.
+  private lastState: SentState | undefined;
+  // Our members' version bounds, recomputed only when the table changed.
+  private ourBounds: { version: number; bounds: VersionBounds } | undefined;
 
   /** @param core node context */
   constructor(core: Core) {
@@ -286,38 +282,32 @@ export class StreamService {
 
   /** Rejects remote state whose versions fall outside what every alive node supports. */
   verifyProtocol(remote: PushNodeState[]): void {
-    let maxPMin = 0, minPMax = 255, maxDMin = 0, minDMax = 255;
-    const widen = (v: Uint8Array): void => {
-      if (v.length < 6) return;
-      maxPMin = Math.max(maxPMin, v[0]);
-      minPMax = Math.min(minPMax, v[1]);
-      maxDMin = Math.max(maxDMin, v[3]);
-      minDMax = Math.min(minDMax, v[4]);
-    };
-    for (const r of remote) if (r.state === NodeStateCode.alive) widen(r.vsn);
-    for (const n of this.core.table.nodes) if (n.state === NodeStateCode.alive) widen(n.vsn);
-    const check = (name: string, v: Uint8Array): void => {
-      const pcur = v.length >= 6 ? v[2] : 0;
-      const dcur = v.length >= 6 ? v[5] : 0;
-      if (pcur < maxPMin || pcur > minPMax) {
-        throw new ProtocolError(
-          `node '${name}' protocol version ${pcur} not in [${maxPMin}, ${minPMax}]`,
-        );
-      }
-      if (dcur < maxDMin || dcur > minDMax) {
-        throw new ProtocolError(
-          `node '${name}' delegate protocol ${dcur} not in [${maxDMin}, ${minDMax}]`,
-        );
-      }
-    };
-    for (const r of remote) check(r.name, r.vsn);
-    for (const n of this.core.table.nodes) check(n.name, n.vsn);
+    const table = this.core.table;
+    if (this.ourBounds === undefined || this.ourBounds.version !== table.version) {
+      this.ourBounds = { version: table.version, bounds: VersionBounds.of(table.nodes) };
+    }
+    this.ourBounds.bounds.verify(VersionBounds.of(remote), remote, table.nodes);
   }
 
   private async sendState(stream: Stream, join: boolean, label: boolean): Promise<void> {
     const c = this.core;
-    const userState = c.delegate.localState?.(join) ?? new Uint8Array(0);
-    await this.write(stream, encodePushPull({ join }, this.localNodes(), userState), label);
+    const userState = c.delegate.localState?.(join) ?? EMPTY;
+    const version = c.table.version;
+    let last = this.lastState;
+    if (
+      last === undefined || last.version !== version || last.join !== join ||
+      !sameBytes(last.userState, userState)
+    ) {
+      const plain = encodePushPull({ join }, this.localNodes(), userState);
+      const body = c.compress ? compressMessage(plain) : plain;
+      // A copy: a delegate may refill the buffer it returned.
+      last = this.lastState = { version, join, userState: userState.slice(), body };
+    }
+    await writeStreamMessage(stream, last.body, {
+      compress: false, // already in `body`
+      writeLabel: label,
+      ...c.security,
+    });
   }
 
   private async write(stream: Stream, payload: Uint8Array, label: boolean): Promise<void> {

@@ -84,6 +84,7 @@ export class MemberTable {
   private readonly timers = new Map<string, Suspicion>();
   private readonly contact: DirectContact;
   private localIncarnation = 0;
+  private changes = 0;
 
   /** @param env callbacks and configuration */
   constructor(env: StateEnv) {
@@ -97,6 +98,15 @@ export class MemberTable {
   /** Number of known nodes, any state, self included (memberlist estNumNodes). */
   get numNodes(): number {
     return this.nodes.length;
+  }
+
+  /**
+   * Counts changes to what a push/pull carries: a member added, reaped, or its address,
+   * metadata, versions, incarnation or state changed. Equal values mean an identical
+   * push/pull body, so it can be reused (push_pull.ts).
+   */
+  get version(): number {
+    return this.changes;
   }
 
   /** Our own record (present after {@link setAlive}). */
@@ -186,6 +196,7 @@ export class MemberTable {
         vsn: a.vsn.length >= 6 ? internVsn(a.vsn) : ZERO_VSN,
       };
       this.byName.set(a.node, rec);
+      this.changes++;
       // Random position keeps the expected failure detection time low for everyone.
       const n = this.nodes.length;
       const offset = Math.floor(env.random() * (n + 1));
@@ -250,6 +261,7 @@ export class MemberTable {
       this.refute(rec, a.incarnation);
     } else {
       env.broadcast(a.node, { type: "alive", body: a }, onFinished);
+      this.changes++;
       if (a.vsn.length >= 6) rec.vsn = internVsn(a.vsn);
       rec.incarnation = a.incarnation;
       rec.meta = internMeta(a.meta);
@@ -297,6 +309,7 @@ export class MemberTable {
       return;
     }
     env.broadcast(s.node, { type: "suspect", body: s });
+    this.changes++;
     rec.incarnation = s.incarnation;
     rec.state = NodeStateCode.suspect;
     const changeTime = env.clock.now();
@@ -348,6 +361,7 @@ export class MemberTable {
     } else {
       env.broadcast(d.node, { type: "dead", body: d });
     }
+    this.changes++;
     rec.incarnation = d.incarnation;
     rec.state = d.node === d.from ? NodeStateCode.left : NodeStateCode.dead;
     rec.stateChange = env.clock.now();
@@ -362,6 +376,7 @@ export class MemberTable {
       inc = this.localIncarnation;
     }
     me.incarnation = inc;
+    this.changes++;
     this.env.awareness.applyDelta(1);
     this.env.onRefute?.();
     this.env.broadcast(me.name, aliveAbout(me));
@@ -407,6 +422,7 @@ export class MemberTable {
         this.byName.delete(n.name);
         this.clearTimer(n.name);
         this.tombstones.bury(n.name, n.incarnation, now);
+        this.changes++;
       } else {
         keep.push(n);
       }

@@ -11,6 +11,15 @@ import { SimNetwork } from "../transport/sim_network.ts";
 import { VirtualClock } from "../transport/virtual_clock.ts";
 import { seededRandom } from "../transport/random.ts";
 import { presets } from "../presets/mod.ts";
+import { MessageType } from "../memberlist/messages.ts";
+import type { PacketSecurity } from "../memberlist/packet.ts";
+import {
+  encodePushPull,
+  MAX_STREAM_BYTES,
+  readPushPull,
+  readStreamMessage,
+  writeStreamMessage,
+} from "../memberlist/stream.ts";
 
 const lan: MemberlistTuning = presets.lan.memberlist;
 
@@ -141,6 +150,96 @@ describe("memberlist simulation", () => {
       for (const n of others) assert.ok(!n.members().some((m) => m.name === "n9"), n.name);
       sim.nodes.pop(); // its process is gone: no shutdown
     } finally {
+      await stop(sim, false);
+    }
+  });
+
+  it("a push/pull answer always carries the current table, never an earlier one", async () => {
+    // Each node re-sends its last push/pull body while its table is unchanged: every kind of
+    // change (metadata, refutation, suspect, dead, left, reaped) must show in the next answer.
+    const sim = await cluster(6, 12);
+    const spy = await sim.net.bind({ host: "10.0.0.99", port: 0, packets: false });
+    const settle = async <T>(p: Promise<T>): Promise<T> => {
+      let done = false;
+      const out = p.finally(() => (done = true));
+      while (!done) await sim.clock.advanceAsync(1);
+      return await out;
+    };
+    const sec: PacketSecurity = {
+      verifyIncoming: true,
+      verifyOutgoing: true,
+      encryptionVersion: 1,
+    };
+    // What n0 sends a push/pull peer, as name -> "incarnation state meta".
+    const answer = (): Promise<Map<string, string>> =>
+      settle((async () => {
+        const s = await spy.dial(sim.nodes[0].address, 5_000);
+        try {
+          const ask = encodePushPull({ join: false }, [], new Uint8Array(0));
+          await writeStreamMessage(s, ask, { compress: false, ...sec });
+          const { type, reader } = await readStreamMessage(s, sec, {
+            maxBytes: MAX_STREAM_BYTES,
+            readLabel: false,
+          });
+          assert.equal(type, MessageType.pushPull);
+          const { nodes } = await readPushPull(reader);
+          const meta = (m: Uint8Array | null) => new TextDecoder().decode(m ?? new Uint8Array(0));
+          return new Map(nodes.map((n) => [n.name, `${n.incarnation} ${n.state} ${meta(n.meta)}`]));
+        } finally {
+          s.close();
+        }
+      })());
+    const table = (): Map<string, string> => {
+      const code = { alive: 0, suspect: 1, dead: 2, left: 3 };
+      const meta = (m: Uint8Array) => new TextDecoder().decode(m);
+      return new Map(
+        sim.nodes[0].members().map((
+          m,
+        ) => [m.name, `${m.incarnation} ${code[m.state]} ${meta(m.meta)}`]),
+      );
+    };
+    const seen = new Set<string>();
+    const check = async (label: string): Promise<void> => {
+      const got = await answer();
+      assert.deepEqual(got, table(), label);
+      seen.add([...got.values()].join());
+    };
+    try {
+      await check("converged");
+      await check("unchanged");
+      await settle(sim.nodes[3].updateMeta(new TextEncoder().encode("zone-b")));
+      await runFor(sim, 2_000);
+      await check("metadata");
+      // Suspected while paused, n0 refutes: its own incarnation goes up.
+      const before = sim.nodes[0].localMember().incarnation;
+      sim.net.pause("10.0.0.1", 4 * lan.probeIntervalMs);
+      await runFor(sim, 10_000);
+      assert.ok(sim.nodes[0].localMember().incarnation > before, "n0 refuted");
+      await check("refuted");
+      sim.net.kill("10.0.0.6"); // n5
+      await sim.clock.advanceAsync(0);
+      const suspected = sim.clock.now();
+      while (!sim.nodes[0].members().some((m) => m.name === "n5" && m.state === "suspect")) {
+        await sim.clock.advanceAsync(100);
+        assert.ok(sim.clock.now() - suspected < 30_000, "n5 suspected");
+      }
+      await check("suspect");
+      while (!sim.nodes[0].members().some((m) => m.name === "n5" && m.state === "dead")) {
+        await sim.clock.advanceAsync(100);
+      }
+      await check("dead");
+      await settle(sim.nodes[4].leave(5_000));
+      await runFor(sim, 1_000);
+      assert.ok(sim.nodes[0].members().some((m) => m.name === "n4" && m.state === "left"));
+      await check("left");
+      await runFor(sim, 90_000); // past gossipToTheDead: reaped at a probe wrap
+      assert.ok(!sim.nodes[0].members().some((m) => m.name === "n5"), "n5 reaped");
+      await check("reaped");
+      assert.equal(seen.size, 7, "every step changed the answer");
+      await settle(sim.nodes[4].shutdown());
+      sim.nodes.splice(4, 2); // n4 is shut down, n5's process is gone
+    } finally {
+      spy.close();
       await stop(sim, false);
     }
   });
