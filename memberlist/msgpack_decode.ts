@@ -372,7 +372,7 @@ export function decodeMsgpackStruct(
       // A fixstr key (what Go writes): match its bytes, no string made.
       const len = kb & 0x1f;
       need(c, 1 + len);
-      at = fields.match(c.buf, c.pos + 1, len);
+      at = fields.match(c.buf, c.pos + 1, len, i);
       c.pos += 1 + len;
     } else at = keys.indexOf(readMapKey(c, 1));
     if (at < 0) readValue(c, 1);
@@ -424,6 +424,13 @@ function readSharedOrValue(c: Cursor): MsgpackValue {
   return out;
 }
 
+function sameKey(k: Uint8Array, buf: Uint8Array, start: number, n: number): boolean {
+  if (k.length !== n) return false;
+  let j = 0;
+  while (j < n && k[j] === buf[start + j]) j++;
+  return j === n;
+}
+
 /**
  * The fields {@link decodeMsgpackStruct} looks for: their names, and which of them are text
  * (str/bin payloads decoded as strings, like map keys). Keys are matched by their bytes.
@@ -461,16 +468,13 @@ export class StructFields {
     this.#raw = keys.map((k) => new TextEncoder().encode(k));
   }
 
-  /** Index of the field whose name is `buf[start, start + n)`, or −1. */
-  match(buf: Uint8Array, start: number, n: number): number {
+  /** Index of the field whose name is `buf[start, start + n)`, or −1; `hint` is tried first. */
+  match(buf: Uint8Array, start: number, n: number, hint = -1): number {
     const raw = this.#raw;
-    for (let i = 0; i < raw.length; i++) {
-      const k = raw[i];
-      if (k.length !== n || k[0] !== buf[start]) continue;
-      let j = 1;
-      while (j < n && k[j] === buf[start + j]) j++;
-      if (j === n) return i;
-    }
+    // Go writes a struct's fields in declaration order: the `hint`-th key is usually field
+    // `hint`, found with one comparison instead of a scan.
+    if (hint >= 0 && hint < raw.length && sameKey(raw[hint], buf, start, n)) return hint;
+    for (let i = 0; i < raw.length; i++) if (sameKey(raw[i], buf, start, n)) return i;
     return -1;
   }
 }
