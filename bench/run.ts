@@ -147,6 +147,21 @@ const STEPS: Step[] = [
         : null,
     timeoutMs: 30 * MIN,
   },
+  // Issue #4's speed goal at N = 10,000 (about 17 GiB of heap; 30 minutes for lan and wan).
+  {
+    name: "simulation speed",
+    cmd: () =>
+      exists("bench/sim_speed.ts")
+        ? [DENO, [
+          "run",
+          "-A",
+          "--v8-flags=--max-old-space-size=22000,--max-semi-space-size=128",
+          join(ROOT, "bench/sim_speed.ts"),
+          ...(QUICK ? ["--n", "1000", "--seconds", "10"] : []),
+        ]]
+        : null,
+    timeoutMs: 60 * MIN,
+  },
   {
     name: "fuzz (deno)",
     cmd: () => denoRun("bench/fuzz.ts", "--cases", fuzzCases),

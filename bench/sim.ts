@@ -38,8 +38,8 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { totalmem } from "node:os";
 import { getHeapStatistics } from "node:v8";
 import process from "node:process";
@@ -48,6 +48,7 @@ import type { MemberlistTuning } from "../memberlist/mod.ts";
 import { LAN, SimCluster, WAN } from "../tests/support/sim_harness.ts";
 import { serfBytesPerNodePerSec, serfConvergenceMs } from "./sim_model.ts";
 import { renderChart } from "./sim_svg.ts";
+import { mergeResults } from "./results_file.ts";
 
 /** One measured configuration. */
 export interface SimResult {
@@ -316,18 +317,7 @@ async function main(): Promise<void> {
   const out = outArg === ""
     ? fileURLToPath(new URL("./results/sim.json", import.meta.url))
     : resolve(process.cwd(), outArg);
-  mkdirSync(dirname(out), { recursive: true });
-  let previous: SimResult[] = [];
-  if (existsSync(out)) {
-    try {
-      previous = (JSON.parse(readFileSync(out, "utf8")) as { results: SimResult[] }).results ?? [];
-    } catch {
-      previous = [];
-    }
-  }
-  const key = (r: SimResult): string => `${r.preset}/${r.n}/${r.loss}`;
-  const replaced = new Set(fresh.map(key));
-  const merged = [...previous.filter((r) => !replaced.has(key(r))), ...fresh].sort((a, b) =>
+  const merged = mergeResults(out, fresh, (r) => `${r.preset}/${r.n}/${r.loss}`).sort((a, b) =>
     a.preset.localeCompare(b.preset) || a.n - b.n || a.loss - b.loss
   );
   const doc = {

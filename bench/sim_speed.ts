@@ -1,0 +1,128 @@
+/**
+ * Simulation speed, issue #4's goal: 10,000 nodes for 60 simulated seconds in under 60 s of
+ * wall time on this 2-core machine. A converged cluster of N nodes (tests/support/sim_harness.ts
+ * `startConverged`), lan or wan preset, no loss, runs twice 60 simulated seconds:
+ *
+ * - cold: right after the converged start. Every push/pull answer is encoded and compressed
+ *   from the member table, as in the first push/pull interval after any membership change.
+ * - steady: after one more push/pull interval (pushPullScale of the preset's interval at N).
+ *   Every node has then sent its state once and sends the same body again while its table is
+ *   unchanged (push_pull.ts), as in a quiet cluster.
+ *
+ * Prints wall time per simulated second, second by second, and writes
+ * bench/results/sim_speed.json (entries of presets and sizes not run again are kept).
+ *
+ *   npx deno run -A --v8-flags=--max-old-space-size=22000,--max-semi-space-size=128
+ *       bench/sim_speed.ts [--n 10000] [--presets lan,wan] [--seconds 60] [--out file]
+ *
+ * N = 10,000 needs about 17 GiB of heap and takes about 15 minutes per preset (most of it the
+ * push/pull interval between the two windows: 300 simulated seconds on lan, 600 on wan).
+ *
+ * @module
+ */
+import { writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { pushPullScale } from "../memberlist/mod.ts";
+import { LAN, SimCluster, WAN } from "../tests/support/sim_harness.ts";
+import { mergeResults } from "./results_file.ts";
+
+/** One measured configuration. */
+export interface SpeedResult {
+  preset: "lan" | "wan";
+  n: number;
+  /** Simulated seconds per window. */
+  seconds: number;
+  /** Wall time of the converged start (seeding every table). */
+  seedWallMs: number;
+  /** Wall ms per simulated second right after the start. */
+  coldWallMsPerSimSecond: number;
+  /** Wall ms per simulated second after one push/pull interval. */
+  steadyWallMsPerSimSecond: number;
+  /** Simulated ms between the two windows. */
+  intervalMs: number;
+  /** Wall ms of each simulated second, cold then steady (GC pauses show as spikes). */
+  coldSamples: number[];
+  steadySamples: number[];
+}
+
+const PRESETS = {
+  lan: { tuning: LAN, link: { latencyMs: 1 } },
+  wan: { tuning: WAN, link: { latencyMs: 30, jitterMs: 10 } },
+} as const;
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+async function window(sim: SimCluster, seconds: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let s = 0; s < seconds; s++) {
+    const t = performance.now();
+    await sim.runFor(1_000, 500);
+    samples.push(Math.round(performance.now() - t));
+  }
+  return samples;
+}
+
+const mean = (xs: number[]): number => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
+
+async function measure(preset: "lan" | "wan", n: number, seconds: number): Promise<SpeedResult> {
+  const { tuning, link } = PRESETS[preset];
+  const sim = new SimCluster({ seed: 1, tuning, link, recordEvents: false });
+  const t0 = performance.now();
+  await sim.startConverged(n);
+  const seedWallMs = Math.round(performance.now() - t0);
+  const coldSamples = await window(sim, seconds);
+  console.log(`${preset} ${n} cold: ${mean(coldSamples)} ms per simulated second`);
+  const intervalMs = pushPullScale(tuning.pushPullIntervalMs, n);
+  await sim.runFor(intervalMs, 1_000);
+  const steadySamples = await window(sim, seconds);
+  console.log(`${preset} ${n} steady: ${mean(steadySamples)} ms per simulated second`);
+  await sim.stop();
+  return {
+    preset,
+    n,
+    seconds,
+    seedWallMs,
+    coldWallMsPerSimSecond: mean(coldSamples),
+    steadyWallMsPerSimSecond: mean(steadySamples),
+    intervalMs,
+    coldSamples,
+    steadySamples,
+  };
+}
+
+async function main(): Promise<void> {
+  const ns = arg("n", "10000").split(",").map(Number);
+  const presets = arg("presets", "lan,wan").split(",") as ("lan" | "wan")[];
+  const seconds = Number(arg("seconds", "60"));
+  const fresh: SpeedResult[] = [];
+  for (const preset of presets) {
+    for (const n of ns) fresh.push(await measure(preset, n, seconds));
+  }
+  const outArg = arg("out", "");
+  const out = outArg === ""
+    ? fileURLToPath(new URL("./results/sim_speed.json", import.meta.url))
+    : resolve(process.cwd(), outArg);
+  const results = mergeResults(out, fresh, (r) => `${r.preset}/${r.n}`);
+  const deno = (globalThis as { Deno?: { version?: { deno?: string } } }).Deno;
+  const doc = {
+    benchmark: "simulation speed (bench/sim_speed.ts)",
+    date: new Date().toISOString(),
+    runtime: deno?.version?.deno !== undefined
+      ? `deno ${deno.version.deno} (V8 ${process.versions.v8})`
+      : `node ${process.version} (V8 ${process.versions.v8})`,
+    notes: [
+      "cold: the first simulated seconds after the converged start (every push/pull body built anew).",
+      "steady: the same span one push/pull interval later (bodies re-sent while tables are unchanged).",
+    ],
+    results,
+  };
+  writeFileSync(out, JSON.stringify(doc, null, 2) + "\n");
+  console.log(`wrote ${out}`);
+}
+
+await main();
