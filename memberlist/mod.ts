@@ -7,6 +7,8 @@
  * declare dead with a Lifeguard suspicion timer that shrinks with independent confirmations,
  * refute accusations about themselves with a higher incarnation, spread every change by
  * transmit-limited gossip piggybacking, and repair drift with periodic push/pull state sync.
+ * A node sends the same push/pull body again while its member table is unchanged, so a quiet
+ * cluster of thousands does not re-encode and re-compress every table for every exchange.
  * Timers go through an injected Clock and sockets through an injected Network, so the same
  * code runs on loopback, on real networks and in a deterministic simulation.
  *
