@@ -15,13 +15,8 @@
 import { CodecError } from "./errors.ts";
 import { MAX_MSGPACK_DEPTH } from "./msgpack_decode.ts";
 
-export {
-  decodeMsgpack,
-  decodeMsgpackStruct,
-  decodeText,
-  MAX_MSGPACK_DEPTH,
-  StructFields,
-} from "./msgpack_decode.ts";
+export { decodeMsgpack, decodeText, MAX_MSGPACK_DEPTH } from "./msgpack_decode.ts";
+export { decodeMsgpackStruct, StructFields } from "./msgpack_struct.ts";
 
 /** A value the codec can encode, or the decoder returns (str and bin decode to bytes). */
 export type MsgpackValue =

@@ -1,7 +1,8 @@
 /**
  * The msgpack decoder (see msgpack.ts for the encoder and the wire rules): lenient, every
  * family msgpack has; str/bin payloads come back as `Uint8Array` (copies, or views into the
- * input when asked), map keys and short texts as cached strings.
+ * input when asked), map keys and short texts as cached strings. Struct decoding without
+ * building objects is in msgpack_struct.ts.
  *
  * @module
  */
@@ -13,8 +14,8 @@ export const MAX_MSGPACK_DEPTH: number = 64;
 
 const textDecoder = new TextDecoder();
 
-/** Cursor over the input. */
-class Cursor {
+/** Cursor over the input (shared with msgpack_struct.ts, not part of the module's API). */
+export class Cursor {
   readonly buf: Uint8Array;
   pos: number;
   /** Exclusive bound of the input within `buf`. */
@@ -93,34 +94,15 @@ export function decodeText(buf: Uint8Array, start: number, n: number): string {
   return text;
 }
 
-// Short byte strings decoded as views (an address, a version vector) repeat in every push/pull
-// state about a member: one shared array per distinct value instead of a new view each time.
-// Views are read-only by contract, so sharing them is safe.
-const bytesCache = new Map<number, Uint8Array>();
-const MAX_CACHED_BYTES = 1 << 16;
-const MAX_SHARED_LENGTH = 16;
-
-function sharedBytes(buf: Uint8Array, start: number, n: number): Uint8Array {
-  let h = n;
-  for (let i = 0; i < n; i++) h = (Math.imul(h, 31) + buf[start + i]) | 0;
-  const hit = bytesCache.get(h);
-  if (hit !== undefined && hit.length === n) {
-    let i = 0;
-    while (i < n && hit[i] === buf[start + i]) i++;
-    if (i === n) return hit;
-  }
-  const copy = buf.slice(start, start + n);
-  if (hit !== undefined || bytesCache.size < MAX_CACHED_BYTES) bytesCache.set(h, copy);
-  return copy;
-}
-
-function need(c: Cursor, n: number): void {
+/** Throws a truncation error unless `n` more bytes are there. */
+export function need(c: Cursor, n: number): void {
   if (c.pos + n > c.end) {
     throw new CodecError("msgpack input truncated", true, c.pos + n);
   }
 }
 
-function readKey(c: Cursor, n: number): string {
+/** `n` bytes as text, through the text cache. */
+export function readKey(c: Cursor, n: number): string {
   need(c, n);
   const key = decodeText(c.buf, c.pos, n);
   c.pos += n;
@@ -172,8 +154,8 @@ function readMap(c: Cursor, n: number, depth: number): { [key: string]: MsgpackV
   return out;
 }
 
-// A map key as text: short raw strings from the text cache, other scalars stringified.
-function readMapKey(c: Cursor, depth: number): string {
+/** A map key as text: short raw strings from the text cache, other scalars stringified. */
+export function readMapKey(c: Cursor, depth: number): string {
   need(c, 1);
   const b = c.buf[c.pos];
   if (b >= 0xa0 && b <= 0xbf) {
@@ -186,7 +168,8 @@ function readMapKey(c: Cursor, depth: number): string {
   throw new CodecError("unsupported msgpack map key");
 }
 
-function readValue(c: Cursor, depth: number): MsgpackValue {
+/** One item of any kind, nested no deeper than MAX_MSGPACK_DEPTH. */
+export function readValue(c: Cursor, depth: number): MsgpackValue {
   if (depth > MAX_MSGPACK_DEPTH) throw new CodecError("msgpack value nested too deeply");
   need(c, 1);
   const b = c.buf[c.pos++];
@@ -317,164 +300,4 @@ export function decodeMsgpack(
   const c = new Cursor(bytes, offset, end, views);
   const value = readValue(c, 0);
   return { value, offset: c.pos };
-}
-
-/**
- * Decodes one msgpack map into `out` without building an object: `out[i]` becomes the value
- * of the key `keys[i]`, undefined when absent; other keys are read and skipped, and a repeated
- * key's last value wins (Go's rules). For structs decoded by the thousand (push/pull states).
- *
- * @example
- * ```ts
- * const out: (MsgpackValue | undefined)[] = [];
- * const fields = new StructFields(["Name", "Port"], [true, false]);
- * const next = decodeMsgpackStruct(bytes, 0, bytes.length, false, fields, out);
- * ```
- * @param bytes the input
- * @param offset where the map starts
- * @param end where the input ends
- * @param views str/bin payloads as views into `bytes` (see {@link decodeMsgpack})
- * @param fields the field names wanted, in the order of `out`, and which are text
- * @param out receives the values (its length is set to the number of fields)
- * @returns the offset just after the map
- * @throws CodecError when the item is not a map, on malformed input, or (`truncated: true`)
- *   when more bytes are needed
- */
-export function decodeMsgpackStruct(
-  bytes: Uint8Array,
-  offset: number,
-  end: number,
-  views: boolean,
-  fields: StructFields,
-  out: (MsgpackValue | undefined)[],
-): number {
-  const { keys, texts, shared } = fields;
-  const c = new Cursor(bytes, offset, end, views);
-  need(c, 1);
-  const b = c.buf[c.pos++];
-  let n: number;
-  if (b >= 0x80 && b <= 0x8f) n = b & 0x0f;
-  else if (b === 0xde) {
-    need(c, 2);
-    n = c.u16();
-  } else if (b === 0xdf) {
-    need(c, 4);
-    n = c.u32();
-  } else throw new CodecError("expected a msgpack map");
-  need(c, n * 2);
-  out.length = keys.length;
-  out.fill(undefined);
-  for (let i = 0; i < n; i++) {
-    need(c, 1);
-    const kb = c.buf[c.pos];
-    let at: number;
-    if (kb >= 0xa0 && kb <= 0xbf) {
-      // A fixstr key (what Go writes): match its bytes, no string made.
-      const len = kb & 0x1f;
-      need(c, 1 + len);
-      at = fields.match(c.buf, c.pos + 1, len, i);
-      c.pos += 1 + len;
-    } else at = keys.indexOf(readMapKey(c, 1));
-    if (at < 0) readValue(c, 1);
-    else if (texts[at]) out[at] = readTextOrValue(c);
-    else if (views && shared[at]) out[at] = readSharedOrValue(c);
-    else out[at] = readValue(c, 1);
-  }
-  return c.pos;
-}
-
-// A str/bin item as text (no bytes object in between); any other item as readValue reads it.
-function readTextOrValue(c: Cursor): MsgpackValue {
-  need(c, 1);
-  const b = c.buf[c.pos];
-  let n: number;
-  if (b >= 0xa0 && b <= 0xbf) {
-    c.pos++;
-    n = b & 0x1f;
-  } else if (b === 0xd9 || b === 0xc4) {
-    need(c, 2);
-    c.pos++;
-    n = c.buf[c.pos++];
-  } else if (b === 0xda || b === 0xc5) {
-    need(c, 3);
-    c.pos++;
-    n = c.u16();
-  } else return readValue(c, 1);
-  return readKey(c, n);
-}
-
-// A short str/bin item as a shared array (see sharedBytes); any other item as readValue reads it.
-function readSharedOrValue(c: Cursor): MsgpackValue {
-  need(c, 1);
-  const b = c.buf[c.pos];
-  let n: number;
-  let head: number;
-  if (b >= 0xa0 && b <= 0xbf) {
-    n = b & 0x1f;
-    head = 1;
-  } else if (b === 0xc4 || b === 0xd9) {
-    need(c, 2);
-    n = c.buf[c.pos + 1];
-    head = 2;
-  } else return readValue(c, 1);
-  if (n > MAX_SHARED_LENGTH) return readValue(c, 1);
-  need(c, head + n);
-  const out = sharedBytes(c.buf, c.pos + head, n);
-  c.pos += head + n;
-  return out;
-}
-
-function sameKey(k: Uint8Array, buf: Uint8Array, start: number, n: number): boolean {
-  if (k.length !== n) return false;
-  let j = 0;
-  while (j < n && k[j] === buf[start + j]) j++;
-  return j === n;
-}
-
-/**
- * The fields {@link decodeMsgpackStruct} looks for: their names, and which of them are text
- * (str/bin payloads decoded as strings, like map keys). Keys are matched by their bytes.
- *
- * @example
- * ```ts
- * const fields = new StructFields(["Name", "Port"], [true, false]);
- * ```
- */
-export class StructFields {
-  /** Field names, in the order of the output. */
-  readonly keys: readonly string[];
-  /** `texts[i]`: field i is text. */
-  readonly texts: readonly boolean[];
-  /**
-   * `shared[i]`: field i is a short byte string that repeats across messages (an address):
-   * decoded in views mode, equal values come back as one shared read-only array.
-   */
-  readonly shared: readonly boolean[];
-  readonly #raw: readonly Uint8Array[];
-
-  /**
-   * @param keys field names, in the order of the output
-   * @param texts which fields are text (default: none)
-   * @param shared which fields are short repeating byte strings (default: none)
-   */
-  constructor(
-    keys: readonly string[],
-    texts: readonly boolean[] = [],
-    shared: readonly boolean[] = [],
-  ) {
-    this.keys = keys;
-    this.texts = keys.map((_, i) => texts[i] === true);
-    this.shared = keys.map((_, i) => shared[i] === true);
-    this.#raw = keys.map((k) => new TextEncoder().encode(k));
-  }
-
-  /** Index of the field whose name is `buf[start, start + n)`, or −1; `hint` is tried first. */
-  match(buf: Uint8Array, start: number, n: number, hint = -1): number {
-    const raw = this.#raw;
-    // Go writes a struct's fields in declaration order: the `hint`-th key is usually field
-    // `hint`, found with one comparison instead of a scan.
-    if (hint >= 0 && hint < raw.length && sameKey(raw[hint], buf, start, n)) return hint;
-    for (let i = 0; i < raw.length; i++) if (sameKey(raw[i], buf, start, n)) return i;
-    return -1;
-  }
 }
