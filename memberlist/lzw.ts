@@ -25,11 +25,13 @@ export const MAX_DECOMPRESSED_BYTES: number = 40 * 1024 * 1024;
 export const LZW_ALGO: number = 0;
 
 // Scratch state shared by every call (calls never overlap: they are synchronous). The
-// compressor's dictionary maps (code, next byte) to the code extending it through one direct
-// table lookup, no hashing; the few hundred to 3,838 entries a dictionary cycle sets are
-// listed so a clear resets just those. 2 MiB, allocated on first use.
-let dictNext: Uint16Array | null = null;
-const dictUsed = new Uint32Array(4096);
+// compressor's dictionary maps (code, next byte) to the code extending it through a small
+// open-addressing hash table, as Go's writer does: 64 KiB stays in the CPU cache, where a
+// direct table of every (code, byte) pair (2 MiB) missed it on almost every input byte.
+const TABLE_SIZE = 4 << 12;
+const TABLE_MASK = TABLE_SIZE - 1;
+// entry: key << 12 | code, where key = prefix code << 8 | byte; 0 = empty (codes start at 258)
+const dict = new Uint32Array(TABLE_SIZE);
 let scratch: Uint8Array = new Uint8Array(4096);
 
 /**
@@ -53,11 +55,55 @@ function compressToScratch(data: Uint8Array): number {
   const need = 16 + ((data.length * 3) >> 1) + ((data.length >> 10) + 2) * 4;
   if (scratch.length < need) scratch = new Uint8Array(need);
   const out = scratch;
+  // Codes go out LSB first through `bits`. The bit writer is written out inline, not as a
+  // closure: variables a closure shares live in memory, not registers, and this loop runs
+  // once per input byte.
   let len = 0;
-  let bits = 0;
-  let nBits = 0;
-  // writes `code` in `width` bits, LSB first
-  const write = (code: number, width: number): void => {
+  let bits = CLEAR;
+  let nBits = 9;
+  let width = 9;
+  if (data.length > 0) {
+    const table = dict;
+    let hi = EOF;
+    let overflow = 512;
+    let code = data[0];
+    outer: for (let i = 1; i < data.length; i++) {
+      const lit = data[i];
+      const key = (code << 8) | lit;
+      let h = ((key >>> 12) ^ key) & TABLE_MASK;
+      for (let t = table[h]; t !== 0; t = table[h]) {
+        if (t >>> 12 === key) {
+          code = t & MAX_CODE;
+          continue outer;
+        }
+        h = (h + 1) & TABLE_MASK;
+      }
+      bits |= code << nBits;
+      nBits += width;
+      while (nBits >= 8) {
+        out[len++] = bits & 0xff;
+        bits >>>= 8;
+        nBits -= 8;
+      }
+      code = lit;
+      // next code; at 4095 a clear starts a fresh dictionary
+      hi++;
+      if (hi === overflow) {
+        width++;
+        overflow <<= 1;
+      }
+      if (hi === MAX_CODE) {
+        bits |= CLEAR << nBits;
+        nBits += width;
+        width = 9;
+        hi = EOF;
+        overflow = 512;
+        table.fill(0);
+      } else {
+        table[h] = ((key << 12) | hi) >>> 0;
+      }
+    }
+    table.fill(0); // leave the table empty for the next call
     bits |= code << nBits;
     nBits += width;
     while (nBits >= 8) {
@@ -65,67 +111,38 @@ function compressToScratch(data: Uint8Array): number {
       bits >>>= 8;
       nBits -= 8;
     }
-  };
-  write(CLEAR, 9);
-  if (data.length === 0) {
-    write(EOF, 9);
-    if (nBits > 0) out[len++] = bits & 0xff;
-    return len;
-  }
-  const next = dictNext ??= new Uint16Array(4096 << 8);
-  const used = dictUsed;
-  let nUsed = 0;
-  let width = 9;
-  let hi = EOF;
-  let overflow = 512;
-  let code = data[0];
-  for (let i = 1; i < data.length; i++) {
-    const lit = data[i];
-    const key = (code << 8) | lit;
-    const found = next[key]; // 0: none (assigned codes start at 258)
-    if (found !== 0) {
-      code = found;
-      continue;
-    }
-    write(code, width);
-    code = lit;
-    // next code; at 4095 a clear starts a fresh dictionary
     hi++;
-    if (hi === overflow) {
-      width++;
-      overflow <<= 1;
-    }
+    if (hi === overflow) width++;
     if (hi === MAX_CODE) {
-      write(CLEAR, width);
+      bits |= CLEAR << nBits;
+      nBits += width;
       width = 9;
-      hi = EOF;
-      overflow = 512;
-      for (let k = 0; k < nUsed; k++) next[used[k]] = 0;
-      nUsed = 0;
-    } else {
-      next[key] = hi;
-      used[nUsed++] = key;
     }
   }
-  for (let k = 0; k < nUsed; k++) next[used[k]] = 0; // leave the table empty for the next call
-  write(code, width);
-  hi++;
-  if (hi === overflow) width++;
-  if (hi === MAX_CODE) {
-    write(CLEAR, width);
-    width = 9;
+  // the end code (`bits` holds at most 7 + 12 bits before it: no overflow)
+  while (nBits >= 8) {
+    out[len++] = bits & 0xff;
+    bits >>>= 8;
+    nBits -= 8;
   }
-  write(EOF, width);
-  if (nBits > 0) out[len++] = bits & 0xff;
+  bits |= EOF << nBits;
+  nBits += width;
+  while (nBits > 0) {
+    out[len++] = bits & 0xff;
+    bits >>>= 8;
+    nBits -= 8;
+  }
   return len;
 }
 
-const dPrefix = new Uint16Array(4096);
+// Where each code's expansion was first written in the output, and its length: an entry is
+// always its predecessor's expansion plus one byte, and that is exactly what the output holds
+// from where the predecessor was written. Expanding a code is then one forward copy.
+const dStart = new Int32Array(4096);
+const dLens = new Uint16Array(4096);
 // Output scratch of the decompressor (a push/pull of 10,000 members is about 700 KB).
 const MAX_KEPT_SCRATCH = 4 << 20;
 let dScratch: Uint8Array = new Uint8Array(4096);
-const dSuffix = new Uint8Array(4096);
-const dLens = new Uint16Array(4096).fill(1, 0, 256);
 
 /**
  * Decompresses a Go `compress/lzw` (LSB, 8) stream, with or without the leading clear code.
@@ -144,8 +161,7 @@ export function lzwDecompress(
   maxOutput: number = MAX_DECOMPRESSED_BYTES,
 ): Uint8Array {
   // Entries >= 258 are always written before they are read, so the tables can be reused.
-  const prefix = dPrefix;
-  const suffix = dSuffix;
+  const starts = dStart;
   const lens = dLens;
   // Decodes into the shared scratch (grown as needed) and copies the result out once.
   let out = dScratch;
@@ -157,6 +173,8 @@ export function lzwDecompress(
   let hi = EOF;
   let overflow = 512;
   let last = -1;
+  let lastStart = 0;
+  let lastLen = 0;
 
   const reserve = (n: number): void => {
     if (o + n > maxOutput) {
@@ -181,15 +199,11 @@ export function lzwDecompress(
     bits >>>= width;
     nBits -= width;
 
+    let n: number;
     if (code < CLEAR) {
       reserve(1);
       out[o] = code;
-      if (last !== -1) {
-        suffix[hi] = code;
-        prefix[hi] = last;
-        lens[hi] = lens[last] + 1;
-      }
-      o += 1;
+      n = 1;
     } else if (code === CLEAR) {
       width = 9;
       hi = EOF;
@@ -198,29 +212,31 @@ export function lzwDecompress(
       continue;
     } else if (code === EOF) {
       return out.slice(0, o);
-    } else if (code < hi || (code === hi && last !== -1)) {
-      // code === hi is the KwKwK case: last's expansion followed by its own first byte.
-      const src = code === hi ? last : code;
-      const n = code === hi ? lens[last] + 1 : lens[code];
+    } else if (code < hi) {
+      n = lens[code];
       reserve(n);
-      let i = o + lens[src] - 1;
-      let c = src;
-      while (c > EOF) {
-        out[i--] = suffix[c];
-        c = prefix[c];
-      }
-      out[i] = c;
-      if (code === hi) out[o + n - 1] = c;
-      if (last !== -1) {
-        suffix[hi] = c;
-        prefix[hi] = last;
-        lens[hi] = lens[last] + 1;
-      }
-      o += n;
+      const from = starts[code];
+      if (n > 32) out.copyWithin(o, from, from + n);
+      else for (let i = 0; i < n; i++) out[o + i] = out[from + i];
+    } else if (code === hi && last !== -1) {
+      // The KwKwK case: last's expansion followed by its own first byte.
+      n = lastLen + 1;
+      reserve(n);
+      if (lastLen > 32) out.copyWithin(o, lastStart, lastStart + lastLen);
+      else for (let i = 0; i < lastLen; i++) out[o + i] = out[lastStart + i];
+      out[o + lastLen] = out[lastStart];
     } else {
       throw new CodecError(`invalid lzw code ${code}`);
     }
+    if (last !== -1) {
+      // last's expansion plus our first byte, which the output holds from lastStart on
+      starts[hi] = lastStart;
+      lens[hi] = lastLen + 1;
+    }
     last = code;
+    lastStart = o;
+    lastLen = n;
+    o += n;
     hi++;
     if (hi >= overflow) {
       if (width === MAX_WIDTH) {
