@@ -6,6 +6,7 @@
 import type { HostPort } from "../transport/types.ts";
 import type { Member, MemberState } from "./config.ts";
 import { bytesToIp } from "./ip.ts";
+import { sharedBytes } from "./shared_bytes.ts";
 
 /** Numeric node states as in push/pull (`State` field). */
 export const NodeStateCode: {
@@ -47,6 +48,7 @@ export const ZERO_VSN: Uint8Array = new Uint8Array(6);
 
 /** Byte-wise equality. */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true; // shared arrays (shared_bytes.ts): no need to read them
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -95,7 +97,8 @@ export function internAddr(b: Uint8Array): { readonly addr: Uint8Array; readonly
   const host = safeIp(b);
   const hit = addrCache.get(host);
   if (hit !== undefined && sameBytes(hit.addr, b)) return hit;
-  const e = { addr: b.slice(), host };
+  // The array push/pull decoding hands out for these bytes: comparisons are then by identity.
+  const e = { addr: sharedBytes(b, 0, b.length), host };
   if (addrCache.size < MAX_CACHED_ADDRS) addrCache.set(host, e);
   return e;
 }

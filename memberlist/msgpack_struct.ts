@@ -7,27 +7,7 @@
 import { CodecError } from "./errors.ts";
 import type { MsgpackValue } from "./msgpack.ts";
 import { Cursor, need, readKey, readMapKey, readValue } from "./msgpack_decode.ts";
-
-// Short byte strings decoded as views (an address, a version vector) repeat in every push/pull
-// state about a member: one shared array per distinct value instead of a new view each time.
-// Views are read-only by contract, so sharing them is safe.
-const bytesCache = new Map<number, Uint8Array>();
-const MAX_CACHED_BYTES = 1 << 16;
-const MAX_SHARED_LENGTH = 16;
-
-function sharedBytes(buf: Uint8Array, start: number, n: number): Uint8Array {
-  let h = n;
-  for (let i = 0; i < n; i++) h = (Math.imul(h, 31) + buf[start + i]) | 0;
-  const hit = bytesCache.get(h);
-  if (hit !== undefined && hit.length === n) {
-    let i = 0;
-    while (i < n && hit[i] === buf[start + i]) i++;
-    if (i === n) return hit;
-  }
-  const copy = buf.slice(start, start + n);
-  if (hit !== undefined || bytesCache.size < MAX_CACHED_BYTES) bytesCache.set(h, copy);
-  return copy;
-}
+import { MAX_SHARED_LENGTH, sharedBytes } from "./shared_bytes.ts";
 
 /**
  * Decodes one msgpack map into `out` without building an object: `out[i]` becomes the value
