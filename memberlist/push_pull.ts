@@ -10,7 +10,7 @@ import { MAX_PUSH_PULL_REQUESTS, MAX_STREAM_BYTES } from "./config.ts";
 import { type Core, errorText } from "./core.ts";
 import { CodecError } from "./errors.ts";
 import { decodeMessageBody, encodeMessage, MessageType, type Ping } from "./messages.ts";
-import type { PushNodeState } from "./push_state.ts";
+import type { PushNodeState, UnchangedAlive } from "./push_state.ts";
 import {
   encodePushPull,
   encodeStreamUserMsg,
@@ -77,6 +77,10 @@ export class StreamService {
   private lastState: SentState | undefined;
   // Our members' version bounds, recomputed only when the table changed.
   private ourBounds: { version: number; bounds: VersionBounds } | undefined;
+  // Alive states that would not change our table are dropped while decoding. Their versions
+  // equal those of an alive member of ours, so the protocol check needs none of them.
+  private readonly unchanged: UnchangedAlive = (name, inc, port, buf, addrAt, addrLen, vsnAt, n) =>
+    this.core.table.holdsAlive(name, inc, this.portOf(port), buf, addrAt, addrLen, vsnAt, n);
 
   /** @param core node context */
   constructor(core: Core) {
@@ -114,7 +118,7 @@ export class StreamService {
         throw new RemoteError(m.type === "err" ? m.body.error : "unknown");
       }
       if (type !== MessageType.pushPull) throw new CodecError(`unexpected reply type ${type}`);
-      const remote = await readPushPull(reader);
+      const remote = await readPushPull(reader, {}, this.unchanged);
       cancel();
       this.close(stream);
       this.merge(remote.nodes, remote.userState, join);
@@ -211,7 +215,7 @@ export class StreamService {
         }
         this.inflight++;
         try {
-          const remote = await readPushPull(reader);
+          const remote = await readPushPull(reader, {}, this.unchanged);
           await this.sendState(stream, remote.header.join, false); // echo the join flag
           cancel();
           this.close(stream);
@@ -252,10 +256,8 @@ export class StreamService {
   merge(remote: PushNodeState[], userState: Uint8Array, join: boolean): void {
     const c = this.core;
     this.verifyProtocol(remote);
-    const ownPort = c.transport.address.port;
     for (const r of remote) {
-      // Port 0 (protocol 1 peers) means "the receiver's port".
-      const port = r.port === 0 || c.protocolVersion < 2 ? ownPort : r.port;
+      const port = this.portOf(r.port);
       if (r.state === NodeStateCode.alive) {
         c.table.aliveNode(
           {
@@ -278,6 +280,12 @@ export class StreamService {
     if (userState.length > 0 || c.delegate.mergeRemoteState !== undefined) {
       c.delegate.mergeRemoteState?.(userState, join);
     }
+  }
+
+  // Port 0 (protocol 1 peers) means "the receiver's port".
+  private portOf(port: number): number {
+    const c = this.core;
+    return port === 0 || c.protocolVersion < 2 ? c.transport.address.port : port;
   }
 
   /** Rejects remote state whose versions fall outside what every alive node supports. */

@@ -19,6 +19,8 @@ import {
   type PushNodeState,
   pushNodeStateOf,
   type PushPullHeader,
+  readPushNodeStateFast,
+  type UnchangedAlive,
   writePushNodeState,
 } from "./push_state.ts";
 import { type MsgpackValue, MsgpackWriter } from "./msgpack.ts";
@@ -207,12 +209,15 @@ export function encodePushPull(
  * ```
  * @param reader positioned after the type byte
  * @param limits node count and user state caps
+ * @param unchanged alive states it accepts are left out of `nodes` (merging would ignore
+ *   them; a compressed body's states are checked as they are decoded)
  * @returns the header, node states and user state
  * @throws CodecError on malformed data or exceeded limits
  */
 export async function readPushPull(
   reader: StreamReader,
   limits: PushPullLimits = {},
+  unchanged?: UnchangedAlive,
 ): Promise<{ header: PushPullHeader; nodes: PushNodeState[]; userState: Uint8Array }> {
   const header = decodePushPullHeader(await reader.readMsgpack());
   if (header.nodes > (limits.maxNodes ?? MAX_PUSH_STATE_NODES)) {
@@ -223,7 +228,10 @@ export async function readPushPull(
   }
   const nodes: PushNodeState[] = [];
   const fields: (MsgpackValue | undefined)[] = [];
+  const fast = (buf: Uint8Array, pos: number, end: number) =>
+    readPushNodeStateFast(buf, pos, end, nodes, unchanged);
   for (let i = 0; i < header.nodes; i++) {
+    if (reader.decodeInPlace(fast)) continue;
     // Views, not copies, when decompressed or decrypted: the table copies what it keeps.
     if (!reader.readStructBuffered(PUSH_NODE_STATE_FIELDS, fields, true)) {
       await reader.readStruct(PUSH_NODE_STATE_FIELDS, fields, true);

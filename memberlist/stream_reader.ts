@@ -201,6 +201,25 @@ export class StreamReader {
     return need === 0;
   }
 
+  /**
+   * An in-memory reader's (see {@link StreamReader.fromBytes}) bytes handed to `decode`, which
+   * returns the offset after what it read, or −1 for "not mine" (nothing consumed). False
+   * when it returned −1 or this reader reads a stream (whose buffer is reused: no views).
+   *
+   * @example
+   * ```ts
+   * if (!reader.decodeInPlace((buf, pos, end) => fastDecode(buf, pos, end))) await slowPath();
+   * ```
+   * @param decode a decoder that may decline
+   */
+  decodeInPlace(decode: Decode): boolean {
+    if (this.#stream !== null) return false;
+    const next = decode(this.#buf, this.#pos, this.#end);
+    if (next < 0) return false;
+    this.#pos = next;
+    return true;
+  }
+
   // Runs `decode` (which returns the offset after what it used) over the buffered bytes:
   // 0 when it read its item, else how many buffered bytes it needs at least. Only an
   // in-memory reader's bytes may be handed out as views: a stream's buffer is reused.

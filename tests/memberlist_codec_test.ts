@@ -23,7 +23,9 @@ import {
   encodePushNodeState,
   encodePushPullHeader,
   PUSH_NODE_STATE_FIELDS,
+  type PushNodeState,
   pushNodeStateOf,
+  readPushNodeStateFast,
 } from "../memberlist/push_state.ts";
 import { decodeCompound, encodeCompound } from "../memberlist/compound.ts";
 import { addCrc, crc32, stripCrc } from "../memberlist/crc.ts";
@@ -239,6 +241,120 @@ describe("golden vectors (memberlist v0.2.2)", () => {
         }
       },
     ));
+  });
+
+  it("pushnodestate: the fast decoder reads Go's shape as the general one does, else declines", () => {
+    // Values of the usual types and sizes (which the fast path takes), often, and others.
+    const w = <T>(weight: number, arbitrary: fc.Arbitrary<T>) => ({ weight, arbitrary });
+    const uint = fc.oneof(
+      w(4, fc.integer({ min: 0, max: 127 })),
+      w(3, fc.integer({ min: 0, max: 0xffff })),
+      w(2, fc.integer({ min: 0, max: 0xffffffff })),
+      w(1, fc.integer({ min: -5, max: -1 })),
+    );
+    const bytes16 = fc.uint8Array({ maxLength: 20 });
+    const rare = fc.oneof(fc.constant<MsgpackValue>(null), uint, fc.string({ maxLength: 4 }));
+    const field: Record<string, fc.Arbitrary<MsgpackValue>> = {
+      Name: fc.oneof(w(6, fc.string({ maxLength: 80 })), w(1, bytes16), w(1, rare)),
+      Addr: fc.oneof(w(6, bytes16), w(1, rare)),
+      Port: fc.oneof(w(6, uint), w(1, rare)),
+      Meta: fc.oneof(w(3, fc.constant(null)), w(3, fc.uint8Array({ maxLength: 300 })), w(1, rare)),
+      Incarnation: fc.oneof(w(6, uint), w(1, rare)),
+      State: fc.oneof(w(6, fc.integer({ min: 0, max: 3 })), w(1, rare)),
+      Vsn: fc.oneof(w(6, bytes16), w(1, rare)),
+    };
+    const keys = Object.keys(field);
+    let fast = 0;
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.shuffledSubarray(keys, { minLength: 7 }), // every field once, in any order
+          fc.shuffledSubarray([...keys, "Extra", "Port"], { minLength: 6 }),
+        ),
+        fc.record(field),
+        fc.integer({ min: 0, max: 200 }),
+        (order, values, cutAt) => {
+          const parts: Uint8Array[] = [Uint8Array.of(0x80 | order.length)];
+          for (const k of order) parts.push(encodeMsgpack(k), encodeMsgpack(values[k] ?? 1));
+          const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+          let at = 0;
+          for (const p of parts) {
+            bytes.set(p, at);
+            at += p.length;
+          }
+          const out: PushNodeState[] = [];
+          const end = readPushNodeStateFast(bytes, 0, bytes.length, out);
+          if (end === -1) {
+            assert.equal(out.length, 0);
+          } else {
+            assert.equal(end, bytes.length);
+            fast++;
+            const generic: (MsgpackValue | undefined)[] = [];
+            decodeMsgpackStruct(bytes, 0, bytes.length, true, PUSH_NODE_STATE_FIELDS, generic);
+            assert.deepEqual(out, [pushNodeStateOf(generic)]);
+            // A cut anywhere makes it decline, never read past the end it was given.
+            const cut = cutAt % bytes.length;
+            assert.equal(readPushNodeStateFast(bytes, 0, cut, out), -1);
+            assert.equal(out.length, 1);
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    assert.ok(fast > 100, `only ${fast} of 2000 states took the fast path`);
+    // What Go and we write always takes the fast path, and shares what the general path shares.
+    const state = encodePushNodeState({
+      name: "node-7",
+      addr: ip4,
+      port: 7946,
+      meta: te.encode("zone=a"),
+      incarnation: 70000,
+      state: 1,
+      vsn,
+    });
+    const a: PushNodeState[] = [];
+    const b: PushNodeState[] = [];
+    assert.equal(readPushNodeStateFast(state, 0, state.length, a), state.length);
+    readPushNodeStateFast(state, 0, state.length, b);
+    assert.equal(a[0].addr, b[0].addr);
+    assert.equal(a[0].vsn, b[0].vsn);
+    assert.deepEqual(a[0], {
+      name: "node-7",
+      addr: ip4,
+      port: 7946,
+      meta: te.encode("zone=a"),
+      incarnation: 70000,
+      state: 1,
+      vsn,
+    });
+    const viaGo = vec("pushnodestate_prefixed_by_type_byte");
+    assert.equal(readPushNodeStateFast(viaGo, 1, viaGo.length, []), viaGo.length);
+  });
+
+  it("pushnodestate: the fast decoder drops the alive states its filter accepts", () => {
+    const base = { addr: ip4, port: 7946, meta: null, incarnation: 2, vsn };
+    const states = [
+      { ...base, name: "drop", state: 0 },
+      { ...base, name: "keep", state: 0 },
+      { ...base, name: "drop", state: 1 }, // not alive: never offered
+    ];
+    const bytes = new Uint8Array(states.flatMap((n) => [...encodePushNodeState(n)]));
+    const offered: unknown[] = [];
+    const out: PushNodeState[] = [];
+    let p = 0;
+    for (let i = 0; i < states.length; i++) {
+      p = readPushNodeStateFast(bytes, p, bytes.length, out, (name, inc, port, b, a, al, v, vl) => {
+        offered.push([name, inc, port, [...b.subarray(a, a + al)], [...b.subarray(v, v + vl)]]);
+        return name === "drop";
+      });
+      assert.ok(p > 0);
+    }
+    assert.equal(p, bytes.length);
+    assert.deepEqual(out, [states[1], states[2]]);
+    assert.deepEqual(offered, [
+      ["drop", 2, 7946, [...ip4], [...vsn]],
+      ["keep", 2, 7946, [...ip4], [...vsn]],
+    ]);
   });
 
   it("decodes short byte strings as shared arrays in views mode, and reports every cut", () => {

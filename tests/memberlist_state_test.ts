@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { MemberTable, NodeStateCode, type StateEnv, toMember } from "../memberlist/state.ts";
 import { Awareness } from "../memberlist/awareness.ts";
 import { kRandomNodes } from "../memberlist/sample.ts";
@@ -122,6 +123,108 @@ describe("MemberTable alive handling", () => {
     s.clock.advance(1_000_000);
     s.table.aliveNode(alive("b", 9, 7999), false);
     assert.equal(s.table.byName.get("b")?.state, NodeStateCode.dead);
+  });
+});
+
+describe("MemberTable.holdsAlive (push/pull states dropped while decoding)", () => {
+  it("accepts only alives that aliveNode would ignore, and the unchanged ones all", () => {
+    const addrs = [Uint8Array.of(127, 0, 0, 1), Uint8Array.of(10, 0, 0, 2)];
+    // valid, valid, invalid, none (held as zeros), zeros (invalid)
+    const vsns = [
+      VSN,
+      Uint8Array.of(1, 5, 3, 0, 0, 0),
+      Uint8Array.of(0, 5, 2, 0, 0, 0),
+      new Uint8Array(0),
+      new Uint8Array(6),
+    ];
+    let held = 0;
+    fc.assert(
+      fc.property(
+        fc.record({
+          // the record: how it got where it is
+          incarnation: fc.integer({ min: 1, max: 4 }),
+          state: fc.constantFrom(
+            "alive",
+            "alive",
+            "alive",
+            "alive",
+            "suspect",
+            "dead",
+            "left",
+            "unknown",
+          ),
+          addr: fc.integer({ min: 0, max: 1 }),
+          port: fc.constantFrom(7001, 7002),
+          vsn: fc.integer({ min: 0, max: 1 }),
+        }),
+        fc.record({
+          // the alive message about it (or about us): each field the record's or another
+          self: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
+          incarnation: fc.integer({ min: 0, max: 5 }),
+          otherAddr: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
+          otherPort: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
+          vsn: fc.integer({ min: 0, max: 7 }),
+        }),
+        (rec, drawn) => {
+          const msg = {
+            self: drawn.self,
+            incarnation: drawn.incarnation,
+            addr: drawn.otherAddr ? 1 - rec.addr : rec.addr,
+            port: drawn.otherPort ? 7003 : rec.port,
+            vsn: drawn.vsn <= 4 ? drawn.vsn : rec.vsn,
+          };
+          const s = setup();
+          const warnings: string[] = [];
+          s.env.warn = (m) => warnings.push(m);
+          s.env.sendDirect = () => warnings.push("sendDirect");
+          if (rec.state !== "unknown") {
+            s.table.aliveNode({
+              ...alive("b", rec.incarnation, rec.port),
+              addr: addrs[rec.addr],
+              vsn: vsns[rec.vsn],
+            }, false);
+            if (rec.state === "suspect") {
+              s.table.suspectNode({ incarnation: rec.incarnation, node: "b", from: "c" });
+            } else if (rec.state !== "alive") {
+              const from = rec.state === "left" ? "b" : "c";
+              s.table.deadNode({ incarnation: rec.incarnation, node: "b", from });
+            }
+          }
+          const a: Alive = {
+            ...alive(msg.self ? "self" : "b", msg.incarnation, msg.port),
+            addr: addrs[msg.addr],
+            vsn: vsns[msg.vsn],
+          };
+          const buf = new Uint8Array([...a.addr, ...a.vsn]);
+          const holds = s.table.holdsAlive(
+            a.node,
+            a.incarnation,
+            a.port,
+            buf,
+            0,
+            4,
+            4,
+            a.vsn.length,
+          );
+          const unchanged = rec.state === "alive" && !msg.self &&
+            msg.incarnation <= rec.incarnation &&
+            msg.addr === rec.addr && msg.port === rec.port && msg.vsn === rec.vsn && rec.vsn !== 3;
+          assert.equal(holds, unchanged);
+          if (!holds) return;
+          held++;
+          const before = JSON.stringify(s.table.nodes.map(toMember));
+          const version = s.table.version;
+          s.events.length = 0;
+          s.sent.length = 0;
+          s.table.aliveNode(a, false);
+          assert.deepEqual([s.events, s.sent, warnings], [[], [], []]);
+          assert.equal(s.table.version, version);
+          assert.equal(JSON.stringify(s.table.nodes.map(toMember)), before);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    assert.ok(held > 100, `only ${held} unchanged alives drawn`);
   });
 });
 
