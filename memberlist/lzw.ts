@@ -31,7 +31,7 @@ export const LZW_ALGO: number = 0;
 const TABLE_SIZE = 4 << 12;
 const TABLE_MASK = TABLE_SIZE - 1;
 // entry: key << 12 | code, where key = prefix code << 8 | byte; 0 = empty (codes start at 258)
-const dict = new Uint32Array(TABLE_SIZE);
+const dict = new Int32Array(TABLE_SIZE);
 let scratch: Uint8Array = new Uint8Array(4096);
 
 /**
@@ -100,7 +100,7 @@ function compressToScratch(data: Uint8Array): number {
         overflow = 512;
         table.fill(0);
       } else {
-        table[h] = ((key << 12) | hi) >>> 0;
+        table[h] = (key << 12) | hi;
       }
     }
     table.fill(0); // leave the table empty for the next call
