@@ -13,6 +13,7 @@
  */
 import type { HostPort } from "../transport/types.ts";
 import { ipToBytes } from "./ip.ts";
+import { decodeText } from "./msgpack.ts";
 import { EMPTY, internAddr, internVsn, type NodeRecord, NodeStateCode } from "./member.ts";
 import type { MemberTable } from "./state.ts";
 import { shuffle } from "./sample.ts";
@@ -55,6 +56,7 @@ export class MemberSeed {
 
   /** @throws RangeError naming the member whose host is not an IP literal */
   constructor(members: readonly SeedMember[]) {
+    const encoder = new TextEncoder();
     this.entries = members.map((m) => {
       let bytes: Uint8Array;
       try {
@@ -63,8 +65,11 @@ export class MemberSeed {
         throw new RangeError(`seed member "${m.name}": host "${m.address.host}" is not an IP`);
       }
       const where = internAddr(bytes);
+      // The string push/pull decoding yields for this name (the text cache's): looking up a
+      // decoded name then finds the key by identity, without reading both strings.
+      const text = encoder.encode(m.name);
       return {
-        name: m.name,
+        name: decodeText(text, 0, text.length),
         addr: where.addr,
         host: where.host,
         port: m.address.port,
