@@ -82,9 +82,16 @@ class ByteWriter {
   }
 
   bytes(b: Uint8Array): void {
-    this.ensure(b.length);
-    this.buf.set(b, this.len);
-    this.len += b.length;
+    const n = b.length;
+    this.ensure(n);
+    if (n > 16) this.buf.set(b, this.len);
+    else {
+      // keys, addresses, version vectors: a loop costs less than the builtin's call
+      const buf = this.buf;
+      const at = this.len;
+      for (let i = 0; i < n; i++) buf[at + i] = b[i];
+    }
+    this.len += n;
   }
 }
 
@@ -312,6 +319,21 @@ export class MsgpackWriter {
   raw(b: Uint8Array | null): void {
     if (b === null) this.#w.u8(0xc0);
     else writeRaw(this.#w, b);
+  }
+
+  /** The bytes written so far, as a view of the writer's buffer (valid until it is written to). */
+  written(): Uint8Array {
+    return this.#w.buf.subarray(0, this.#w.len);
+  }
+
+  /** Makes room for `n` more bytes at once (a good guess saves regrowing a large buffer). */
+  reserve(n: number): void {
+    this.#w.ensure(n);
+  }
+
+  /** Empties the writer, keeping its buffer: one writer can serve message after message. */
+  reset(): void {
+    this.#w.len = 0;
   }
 
   /**

@@ -12,6 +12,7 @@ import { CodecError } from "./errors.ts";
 import { decodeMessageBody, encodeMessage, MessageType, type Ping } from "./messages.ts";
 import type { PushNodeState, UnchangedAlive } from "./push_state.ts";
 import {
+  compressPushPull,
   encodePushPull,
   encodeStreamUserMsg,
   readPushPull,
@@ -21,7 +22,6 @@ import {
 } from "./stream.ts";
 import { NodeStateCode } from "./state.ts";
 import { EMPTY, sameBytes } from "./member.ts";
-import { compressMessage } from "./lzw.ts";
 import { ProtocolError, VersionBounds } from "./versions.ts";
 
 interface SentState {
@@ -306,8 +306,10 @@ export class StreamService {
       last === undefined || last.version !== version || last.join !== join ||
       !sameBytes(last.userState, userState)
     ) {
-      const plain = encodePushPull({ join }, this.localNodes(), userState);
-      const body = c.compress ? compressMessage(plain) : plain;
+      const nodes = this.localNodes();
+      const body = c.compress
+        ? compressPushPull({ join }, nodes, userState)
+        : encodePushPull({ join }, nodes, userState);
       // A copy: a delegate may refill the buffer it returned.
       last = this.lastState = { version, join, userState: userState.slice(), body };
     }

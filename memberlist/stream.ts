@@ -151,7 +151,7 @@ export async function readStreamMessage(
   }
   if (type === MessageType.compress) {
     const plain = decompressEnvelope(
-      await reader.readMsgpack(),
+      await reader.readMsgpack(true), // decompressed before the reader is used again
       limits.maxDecompressedBytes ?? MAX_DECOMPRESSED_BYTES,
     );
     type = plain[0];
@@ -185,10 +185,53 @@ export function encodePushPull(
   nodes: readonly PushNodeState[],
   userState: Uint8Array,
 ): Uint8Array {
-  // A state is about 60 bytes plus its name and metadata: reserve once, not by doubling.
+  const w = new MsgpackWriter(pushPullSize(nodes, userState));
+  writePushPull(w, header, nodes, userState);
+  return w.finish();
+}
+
+// The plain body of a compressed push/pull is compressed as soon as it is written: one writer
+// serves every body, instead of a new ~700 KB buffer per body of 10,000 states.
+const plainBodies = new MsgpackWriter(4096);
+
+/**
+ * {@link encodePushPull} compressed (memberlist's compress envelope, see compressMessage).
+ *
+ * @example
+ * ```ts
+ * const body = compressPushPull({ join: false }, nodes, new Uint8Array(0));
+ * ```
+ * @param header the join flag
+ * @param nodes every known node
+ * @param userState the delegate's local state (may be empty)
+ * @returns the envelope including its type byte
+ */
+export function compressPushPull(
+  header: { join: boolean },
+  nodes: readonly PushNodeState[],
+  userState: Uint8Array,
+): Uint8Array {
+  plainBodies.reset();
+  plainBodies.reserve(pushPullSize(nodes, userState));
+  writePushPull(plainBodies, header, nodes, userState);
+  return compressMessage(plainBodies.written());
+}
+
+// A state is about 60 bytes plus its name and metadata: reserve once, not by doubling. (This
+// quick pass over the records also makes the encoding pass faster: it fetches them into the
+// CPU cache with many loads in flight, which the encoder's dependent steps cannot.)
+function pushPullSize(nodes: readonly PushNodeState[], userState: Uint8Array): number {
   let size = 64 + userState.length;
   for (const n of nodes) size += 72 + n.name.length + (n.meta?.length ?? 0);
-  const w = new MsgpackWriter(size);
+  return size;
+}
+
+function writePushPull(
+  w: MsgpackWriter,
+  header: { join: boolean },
+  nodes: readonly PushNodeState[],
+  userState: Uint8Array,
+): void {
   w.verbatim(Uint8Array.of(MessageType.pushPull));
   w.verbatim(encodePushPullHeader({
     nodes: nodes.length,
@@ -197,7 +240,6 @@ export function encodePushPull(
   }));
   for (const n of nodes) writePushNodeState(w, n);
   w.verbatim(userState);
-  return w.finish();
 }
 
 /**

@@ -13,6 +13,9 @@ import {
   type StructFields,
 } from "./msgpack.ts";
 
+// Largest buffer reserved for an announced item before its bytes arrive.
+const PRESIZE_LIMIT = 256 * 1024;
+
 /** A decoder over `buf[pos, end)`: returns the offset after the item it read. */
 type Decode = (buf: Uint8Array, pos: number, end: number) => number;
 
@@ -79,6 +82,10 @@ export class StreamReader {
         `stream item of at least ${n} bytes exceeds the limit ${this.#maxBuffered}`,
       );
     }
+    // Grow once to what the item needs (a 100 KB body would otherwise double its way there),
+    // but only so far before the bytes arrive: a lying length must not reserve megabytes.
+    const presize = Math.min(n, PRESIZE_LIMIT);
+    if (this.#stream !== null && this.#buf.length < presize) this.#resize(presize);
     while (this.#end - this.#pos < n) {
       const chunk = this.#stream ? await this.#stream.read() : null;
       if (chunk === null) throw new CodecError("stream ended in the middle of a message", true);
@@ -96,18 +103,25 @@ export class StreamReader {
     if (this.#end + chunk.length > this.#buf.length) {
       if (avail + chunk.length <= this.#buf.length && this.#pos > 0) {
         this.#buf.copyWithin(0, this.#pos, this.#end);
+        this.#pos = 0;
+        this.#end = avail;
       } else {
         let size = Math.max(16, this.#buf.length * 2);
         while (size < avail + chunk.length) size *= 2;
-        const next = new Uint8Array(size);
-        next.set(this.#buf.subarray(this.#pos, this.#end));
-        this.#buf = next;
+        this.#resize(size);
       }
-      this.#pos = 0;
-      this.#end = avail;
     }
     this.#buf.set(chunk, this.#end);
     this.#end += chunk.length;
+  }
+
+  // A buffer of `size` bytes holding the unread bytes at its start.
+  #resize(size: number): void {
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(this.#pos, this.#end));
+    this.#end -= this.#pos;
+    this.#pos = 0;
+    this.#buf = next;
   }
 
   /**
@@ -149,12 +163,14 @@ export class StreamReader {
    * ```ts
    * const header = decodePushPullHeader(await reader.readMsgpack());
    * ```
+   * @param views str/bin payloads as views into the reader's buffer, valid only until the
+   *   next read (for a value used at once, like a compressed body about to be decompressed)
    * @returns the decoded value
    */
-  async readMsgpack(): Promise<MsgpackValue> {
+  async readMsgpack(views = false): Promise<MsgpackValue> {
     let value: MsgpackValue = null;
     await this.#decode((buf, pos, end) => {
-      const r = decodeMsgpack(buf, pos, false, end);
+      const r = decodeMsgpack(buf, pos, views, end);
       value = r.value;
       return r.offset;
     });

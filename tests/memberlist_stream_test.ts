@@ -9,6 +9,7 @@ import { decodeMessageBody, encodeMessage, MessageType } from "../memberlist/mes
 import type { PushNodeState } from "../memberlist/push_state.ts";
 import type { PacketSecurity } from "../memberlist/packet.ts";
 import {
+  compressPushPull,
   encodePushPull,
   encodeStreamUserMsg,
   MAX_STREAM_BYTES,
@@ -361,5 +362,30 @@ describe("stream limits and malformed input", () => {
     await assert.rejects(m.readByte(), isTruncated);
     const total = new StreamReader(replay(new Uint8Array(100), 10), 1000, 50);
     await assert.rejects(total.readExact(60), isCodecError);
+  });
+
+  it("StreamReader: items larger than its buffer arrive whole, in small chunks", async () => {
+    // 600 KB: past the size reserved up front for an announced item, so it also grows.
+    const big = Uint8Array.from({ length: 600_000 }, (_, i) => (i * 7) & 0xff);
+    const bytes = new Uint8Array([...encodeMsgpack({ Buf: big }), 1, 2, 3]);
+    const r = new StreamReader(replay(bytes, 1000), 1 << 20);
+    const viewed = await r.readMsgpack(true) as { Buf: Uint8Array };
+    assert.deepEqual(viewed.Buf, big);
+    assert.deepEqual(await r.readExact(3), new Uint8Array([1, 2, 3]));
+    // A lying length beyond the limit is refused before anything is reserved for it.
+    const liar = new StreamReader(replay(Uint8Array.of(0xc6, 0x7f, 0, 0, 0)), 1 << 20);
+    await assert.rejects(liar.readMsgpack(), isCodecError);
+  });
+
+  it("compressPushPull is compressMessage(encodePushPull(...)), body after body", () => {
+    const first = compressPushPull({ join: false }, nodes, userState);
+    const copy = first.slice();
+    const second = compressPushPull({ join: true }, nodes.slice(5), new Uint8Array(0));
+    assert.deepEqual(first, copy, "the first body survives the second");
+    assert.deepEqual(first, compressMessage(encodePushPull({ join: false }, nodes, userState)));
+    assert.deepEqual(
+      second,
+      compressMessage(encodePushPull({ join: true }, nodes.slice(5), new Uint8Array(0))),
+    );
   });
 });
