@@ -55,14 +55,22 @@ export class Cursor {
 
 // Map keys are a few dozen Go field names, and node names repeat in every message about a
 // node: decode each once, then find it by a hash of its bytes (checked char by char) instead
-// of running a TextDecoder, so equal names also share one string in memory.
-const textCache = new Map<number, string>();
-const MAX_CACHED_TEXTS = 1 << 16;
+// of running a TextDecoder, so equal names also share one string in memory. The cache is a
+// plain array indexed by the hash, two slots per hash (the newer first): one load finds a
+// name, where a Map lookup cost a hash table walk on every state of a push/pull.
+const TEXT_SLOTS = 1 << 17;
+const textCache: (string | undefined)[] = new Array(TEXT_SLOTS).fill(undefined);
 const MAX_CACHED_TEXT_BYTES = 64;
+
+function cachedText(s: string | undefined, buf: Uint8Array, start: number, n: number): boolean {
+  if (s === undefined || s.length !== n) return false;
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) !== buf[start + i]) return false;
+  return true;
+}
 
 /**
  * UTF-8 text of `buf[start, start + n)`; short ASCII texts come from a cache (same bytes,
- * same string).
+ * usually the same string).
  *
  * @example
  * ```ts
@@ -77,20 +85,15 @@ export function decodeText(buf: Uint8Array, start: number, n: number): string {
     if (b >= 0x80) return textDecoder.decode(buf.subarray(start, start + n));
     h = (Math.imul(h, 31) + b) | 0;
   }
-  const hit = textCache.get(h);
-  if (hit !== undefined && hit.length === n) {
-    let same = true;
-    for (let i = 0; i < n; i++) {
-      if (hit.charCodeAt(i) !== buf[start + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return hit;
-  }
+  const slot = (h & (TEXT_SLOTS / 2 - 1)) << 1;
+  const first = textCache[slot];
+  if (cachedText(first, buf, start, n)) return first as string;
+  const second = textCache[slot + 1];
+  if (cachedText(second, buf, start, n)) return second as string;
   let text = "";
   for (let i = 0; i < n; i++) text += String.fromCharCode(buf[start + i]);
-  if (hit !== undefined || textCache.size < MAX_CACHED_TEXTS) textCache.set(h, text);
+  textCache[slot + 1] = first;
+  textCache[slot] = text;
   return text;
 }
 

@@ -5,6 +5,7 @@ import { CodecError } from "../memberlist/errors.ts";
 import {
   decodeMsgpack,
   decodeMsgpackStruct,
+  decodeText,
   encodeMsgpack,
   type MsgpackValue,
 } from "../memberlist/msgpack.ts";
@@ -553,6 +554,24 @@ describe("lenient decoding", () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe("decodeText", () => {
+  it("equals TextDecoder's text for any bytes, cached or not, however many names", () => {
+    const td = new TextDecoder();
+    // 300,000 distinct names: more than the cache has slots, so slots are shared and replaced.
+    for (let i = 0; i < 300_000; i++) {
+      const b = te.encode(`node-${i}`);
+      const text = decodeText(b, 0, b.length);
+      assert.equal(text, `node-${i}`);
+      if (i % 1000 === 0) assert.equal(decodeText(b, 0, b.length), text);
+    }
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), fc.nat(10), (bytes, at) => {
+      const buf = new Uint8Array([...new Uint8Array(at), ...bytes]);
+      assert.equal(decodeText(buf, at, bytes.length), td.decode(bytes));
+      assert.equal(decodeText(buf, at, bytes.length), td.decode(bytes));
+    }));
   });
 });
 
