@@ -67,16 +67,19 @@ function compressToScratch(data: Uint8Array): number {
     let hi = EOF;
     let overflow = 512;
     let code = data[0];
-    outer: for (let i = 1; i < data.length; i++) {
+    const end = data.length;
+    for (let i = 1; i < end; i++) {
       const lit = data[i];
       const key = (code << 8) | lit;
       let h = ((key >>> 12) ^ key) & TABLE_MASK;
-      for (let t = table[h]; t !== 0; t = table[h]) {
-        if (t >>> 12 === key) {
-          code = t & MAX_CODE;
-          continue outer;
-        }
+      let t = table[h];
+      while (t !== 0 && t >>> 12 !== key) {
         h = (h + 1) & TABLE_MASK;
+        t = table[h];
+      }
+      if (t !== 0) {
+        code = t & MAX_CODE;
+        continue;
       }
       bits |= code << nBits;
       nBits += width;
