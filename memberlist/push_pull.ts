@@ -78,7 +78,10 @@ export class StreamService {
   // Our members' version bounds, recomputed only when the table changed.
   private ourBounds: { version: number; bounds: VersionBounds } | undefined;
   // Alive states that would not change our table are dropped while decoding. Their versions
-  // equal those of an alive member of ours, so the protocol check needs none of them.
+  // equal those of an alive member of ours, so the protocol check needs none of them. The
+  // decision is taken as the body is read; should that member change before the merge (while
+  // our answer is written), merging the state could at most have sent it an accusation that
+  // the gossip of the change carries anyway.
   private readonly unchanged: UnchangedAlive = (name, inc, port, buf, addrAt, addrLen, vsnAt, n) =>
     this.core.table.holdsAlive(name, inc, this.portOf(port), buf, addrAt, addrLen, vsnAt, n);
 

@@ -304,7 +304,7 @@ describe("golden vectors (memberlist v0.2.2)", () => {
     );
     assert.ok(fast > 100, `only ${fast} of 2000 states took the fast path`);
     // What Go and we write always takes the fast path, and shares what the general path shares.
-    const state = encodePushNodeState({
+    const written: PushNodeState = {
       name: "node-7",
       addr: ip4,
       port: 7946,
@@ -312,22 +312,15 @@ describe("golden vectors (memberlist v0.2.2)", () => {
       incarnation: 70000,
       state: 1,
       vsn,
-    });
+    };
+    const state = encodePushNodeState(written);
     const a: PushNodeState[] = [];
     const b: PushNodeState[] = [];
     assert.equal(readPushNodeStateFast(state, 0, state.length, a), state.length);
     readPushNodeStateFast(state, 0, state.length, b);
     assert.equal(a[0].addr, b[0].addr);
     assert.equal(a[0].vsn, b[0].vsn);
-    assert.deepEqual(a[0], {
-      name: "node-7",
-      addr: ip4,
-      port: 7946,
-      meta: te.encode("zone=a"),
-      incarnation: 70000,
-      state: 1,
-      vsn,
-    });
+    assert.deepEqual(a[0], written);
     const viaGo = vec("pushnodestate_prefixed_by_type_byte");
     assert.equal(readPushNodeStateFast(viaGo, 1, viaGo.length, []), viaGo.length);
   });
