@@ -17,8 +17,9 @@ import process from "node:process";
 import { seededRandom } from "../transport/random.ts";
 import { hostOf, LAN, SimCluster } from "./support/sim_harness.ts";
 
-// SIM_N=4500 runs the scenario at the size of memberlist#312 (16 minutes, 7.4 GB: see the
-// README's "Behaviour beyond hashicorp/memberlist"); the default keeps the suite fast.
+// SIM_N=4500 runs the scenario at the size of memberlist#312 (14 minutes, 7.4 GB: see the
+// README's "Behaviour beyond hashicorp/memberlist"; scripts/test runs it once, on Deno); the
+// default keeps the main run fast.
 const N = Number(process.env.SIM_N ?? 120);
 
 describe("simulation: churn never resurrects dead nodes (memberlist#312)", () => {
