@@ -54,6 +54,7 @@ export function decodeMsgpackStruct(
   need(c, n * 2);
   out.length = keys.length;
   out.fill(undefined);
+  let prev = -1;
   for (let i = 0; i < n; i++) {
     need(c, 1);
     const kb = c.buf[c.pos];
@@ -62,9 +63,10 @@ export function decodeMsgpackStruct(
       // A fixstr key (what Go writes): match its bytes, no string made.
       const len = kb & 0x1f;
       need(c, 1 + len);
-      at = fields.match(c.buf, c.pos + 1, len, i);
+      at = fields.match(c.buf, c.pos + 1, len, prev);
       c.pos += 1 + len;
     } else at = keys.indexOf(readMapKey(c, 1));
+    prev = at;
     if (at < 0) readValue(c, 1);
     else if (texts[at]) out[at] = readTextOrValue(c);
     else if (views && shared[at]) out[at] = readSharedOrValue(c);
@@ -141,6 +143,10 @@ export class StructFields {
    */
   readonly shared: readonly boolean[];
   readonly #raw: readonly Uint8Array[];
+  // #next[prev + 1]: the field that followed field `prev` (−1: the map's start) last time.
+  // Senders write a struct's keys in one order, so after the first map each key is found
+  // with one comparison.
+  readonly #next: Int8Array;
 
   /**
    * @param keys field names, in the order of the output
@@ -156,15 +162,23 @@ export class StructFields {
     this.texts = keys.map((_, i) => texts[i] === true);
     this.shared = keys.map((_, i) => shared[i] === true);
     this.#raw = keys.map((k) => new TextEncoder().encode(k));
+    this.#next = new Int8Array(keys.length + 1).fill(-1);
   }
 
-  /** Index of the field whose name is `buf[start, start + n)`, or −1; `hint` is tried first. */
-  match(buf: Uint8Array, start: number, n: number, hint = -1): number {
+  /**
+   * Index of the field whose name is `buf[start, start + n)`, or −1. `prev` is the field of
+   * the key before it in the same map (−1 for the first key, or after an unknown one).
+   */
+  match(buf: Uint8Array, start: number, n: number, prev = -1): number {
     const raw = this.#raw;
-    // Go writes a struct's fields in declaration order: the `hint`-th key is usually field
-    // `hint`, found with one comparison instead of a scan.
-    if (hint >= 0 && hint < raw.length && sameKey(raw[hint], buf, start, n)) return hint;
-    for (let i = 0; i < raw.length; i++) if (sameKey(raw[i], buf, start, n)) return i;
+    const guess = this.#next[prev + 1];
+    if (guess >= 0 && sameKey(raw[guess], buf, start, n)) return guess;
+    for (let i = 0; i < raw.length; i++) {
+      if (sameKey(raw[i], buf, start, n)) {
+        this.#next[prev + 1] = i;
+        return i;
+      }
+    }
     return -1;
   }
 }

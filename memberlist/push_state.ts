@@ -101,14 +101,13 @@ export function writePushNodeState(w: MsgpackWriter, n: PushNodeState): void {
 }
 
 // The map header and the keys, encoded once: a body of 10,000 states writes them 10,000 times.
-const fixstr = (k: string) => Uint8Array.of(0xa0 | k.length, ...new TextEncoder().encode(k));
-const MAP_AND_ADDR = Uint8Array.of(0x87, ...fixstr("Addr"));
-const INCARNATION = fixstr("Incarnation");
-const META = fixstr("Meta");
-const NAME = fixstr("Name");
-const PORT = fixstr("Port");
-const STATE = fixstr("State");
-const VSN = fixstr("Vsn");
+const MAP_AND_ADDR = Uint8Array.of(0x87, ...encodeMsgpack("Addr"));
+const INCARNATION = encodeMsgpack("Incarnation");
+const META = encodeMsgpack("Meta");
+const NAME = encodeMsgpack("Name");
+const PORT = encodeMsgpack("Port");
+const STATE = encodeMsgpack("State");
+const VSN = encodeMsgpack("Vsn");
 
 /**
  * Reads a pushPullHeader from a decoded msgpack value.
@@ -175,26 +174,8 @@ export function pushNodeStateOf(f: readonly (MsgpackValue | undefined)[]): PushN
   };
 }
 
-// Go writes a pushNodeState as a map of 7 fixstr keys: each is told apart by its length and
-// first byte, then checked in full. Field numbers as in PUSH_NODE_STATE_FIELDS.
-const FAST_KEYS: readonly Uint8Array[] = PUSH_NODE_STATE_FIELDS.keys.map((k) =>
-  new TextEncoder().encode(k)
-);
+// Each of the 7 fields once: bit i for field i of PUSH_NODE_STATE_FIELDS.
 const ALL_FIELDS = 0x7f;
-
-function fastField(klen: number, first: number): number {
-  switch (klen) {
-    case 4:
-      return first === 0x4e ? 0 : first === 0x41 ? 1 : first === 0x50 ? 2 : first === 0x4d ? 3 : -1;
-    case 11:
-      return first === 0x49 ? 4 : -1;
-    case 5:
-      return first === 0x53 ? 5 : -1;
-    case 3:
-      return first === 0x56 ? 6 : -1;
-  }
-  return -1;
-}
 
 /**
  * Tells, from an alive pushNodeState's fields as they lie in the input, that merging it would
@@ -247,6 +228,7 @@ export function readPushNodeStateFast(
   if (pos >= end || buf[pos] !== 0x87) return -1; // fixmap of 7
   let p = pos + 1;
   let seen = 0;
+  let prev = -1;
   let name = "";
   let port = 0;
   let incarnation = 0;
@@ -263,12 +245,10 @@ export function readPushNodeStateFast(
     if (kb < 0xa1 || kb > 0xbf) return -1;
     const klen = kb & 0x1f;
     if (p + 2 + klen > end) return -1; // the key and at least a value byte
-    const field = fastField(klen, buf[p + 1]);
-    if (field < 0) return -1;
-    const raw = FAST_KEYS[field];
-    for (let i = 1; i < klen; i++) if (raw[i] !== buf[p + 1 + i]) return -1;
-    if ((seen & (1 << field)) !== 0) return -1;
+    const field = PUSH_NODE_STATE_FIELDS.match(buf, p + 1, klen, prev);
+    if (field < 0 || (seen & (1 << field)) !== 0) return -1;
     seen |= 1 << field;
+    prev = field;
     p += 1 + klen;
     const b = buf[p];
     if (field === 4 || field === 2 || field === 5) {
