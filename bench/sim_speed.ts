@@ -10,7 +10,10 @@
  *   unchanged (push_pull.ts), as in a quiet cluster.
  *
  * Prints wall time per simulated second, second by second, and writes
- * bench/results/sim_speed.json (entries of presets and sizes not run again are kept).
+ * bench/results/sim_speed.json (entries of presets and sizes not run again are kept). Each
+ * window also records the process's CPU time and minor page faults: on this VM a page fault
+ * costs from a few µs to about 30 µs depending on the host's load, which moves the wall time of
+ * the same run by 30 % and more; a high system share marks such a run.
  *
  *   npx deno run -A --v8-flags=--max-old-space-size=22000,--max-semi-space-size=128
  *       bench/sim_speed.ts [--n 10000] [--presets lan,wan] [--seconds 60] [--out file]
@@ -20,7 +23,7 @@
  *
  * @module
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -45,7 +48,51 @@ export interface SpeedResult {
   /** Wall ms of each simulated second, cold then steady (GC pauses show as spikes). */
   coldSamples: number[];
   steadySamples: number[];
+  /** What the process used during each window. */
+  coldUsage: WindowUsage;
+  steadyUsage: WindowUsage;
 }
+
+/** CPU time (all threads, GC helpers included) and page faults of one window. */
+export interface WindowUsage {
+  wallMs: number;
+  userCpuMs: number;
+  systemCpuMs: number;
+  /** Minor page faults (Linux /proc/self/stat), or null where that is not readable. */
+  minorFaults: number | null;
+}
+
+interface UsagePoint {
+  wall: number;
+  cpu: { user: number; system: number };
+  faults: number | null;
+}
+
+function minorFaults(): number | null {
+  try {
+    // the fields after "pid (comm) ": state is the first, minflt the eighth
+    return Number(readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ")[7]);
+  } catch {
+    return null;
+  }
+}
+
+function usagePoint(): UsagePoint {
+  return { wall: performance.now(), cpu: process.cpuUsage(), faults: minorFaults() };
+}
+
+function usageSince(a: UsagePoint): WindowUsage {
+  const b = usagePoint();
+  return {
+    wallMs: Math.round(b.wall - a.wall),
+    userCpuMs: Math.round((b.cpu.user - a.cpu.user) / 1000),
+    systemCpuMs: Math.round((b.cpu.system - a.cpu.system) / 1000),
+    minorFaults: a.faults === null || b.faults === null ? null : b.faults - a.faults,
+  };
+}
+
+const usageText = (u: WindowUsage): string =>
+  `(CPU ${u.userCpuMs} ms user, ${u.systemCpuMs} ms system, ${u.minorFaults ?? "?"} minor faults)`;
 
 const PRESETS = {
   lan: { tuning: LAN, link: { latencyMs: 1 } },
@@ -75,12 +122,22 @@ async function measure(preset: "lan" | "wan", n: number, seconds: number): Promi
   const t0 = performance.now();
   await sim.startConverged(n);
   const seedWallMs = Math.round(performance.now() - t0);
+  let at = usagePoint();
   const coldSamples = await window(sim, seconds);
-  console.log(`${preset} ${n} cold: ${mean(coldSamples)} ms per simulated second`);
+  const coldUsage = usageSince(at);
+  console.log(
+    `${preset} ${n} cold: ${mean(coldSamples)} ms per simulated second ${usageText(coldUsage)}`,
+  );
   const intervalMs = pushPullScale(tuning.pushPullIntervalMs, n);
   await sim.runFor(intervalMs, 1_000);
+  at = usagePoint();
   const steadySamples = await window(sim, seconds);
-  console.log(`${preset} ${n} steady: ${mean(steadySamples)} ms per simulated second`);
+  const steadyUsage = usageSince(at);
+  console.log(
+    `${preset} ${n} steady: ${mean(steadySamples)} ms per simulated second ${
+      usageText(steadyUsage)
+    }`,
+  );
   await sim.stop();
   return {
     preset,
@@ -92,6 +149,8 @@ async function measure(preset: "lan" | "wan", n: number, seconds: number): Promi
     intervalMs,
     coldSamples,
     steadySamples,
+    coldUsage,
+    steadyUsage,
   };
 }
 
