@@ -11,9 +11,9 @@
  *
  * Prints wall time per simulated second, second by second, and writes
  * bench/results/sim_speed.json (entries of presets and sizes not run again are kept). Each
- * window also records the process's CPU time and minor page faults: on this VM a page fault
- * costs from a few µs to about 30 µs depending on the host's load, which moves the wall time of
- * the same run by 30 % and more; a high system share marks such a run.
+ * window also records the process's CPU time and minor page faults: on this VM the host's load
+ * moved the wall time of the same run by 30 % and more (page faults took up to about 30 µs),
+ * and the CPU figures tell such a run from a slower change.
  *
  *   npx deno run -A --v8-flags=--max-old-space-size=22000,--max-semi-space-size=128
  *       bench/sim_speed.ts [--n 10000] [--presets lan,wan] [--seconds 60] [--out file]
@@ -55,7 +55,6 @@ export interface SpeedResult {
 
 /** CPU time (all threads, GC helpers included) and page faults of one window. */
 export interface WindowUsage {
-  wallMs: number;
   userCpuMs: number;
   systemCpuMs: number;
   /** Minor page faults (Linux /proc/self/stat), or null where that is not readable. */
@@ -63,7 +62,6 @@ export interface WindowUsage {
 }
 
 interface UsagePoint {
-  wall: number;
   cpu: { user: number; system: number };
   faults: number | null;
 }
@@ -78,13 +76,12 @@ function minorFaults(): number | null {
 }
 
 function usagePoint(): UsagePoint {
-  return { wall: performance.now(), cpu: process.cpuUsage(), faults: minorFaults() };
+  return { cpu: process.cpuUsage(), faults: minorFaults() };
 }
 
 function usageSince(a: UsagePoint): WindowUsage {
   const b = usagePoint();
   return {
-    wallMs: Math.round(b.wall - a.wall),
     userCpuMs: Math.round((b.cpu.user - a.cpu.user) / 1000),
     systemCpuMs: Math.round((b.cpu.system - a.cpu.system) / 1000),
     minorFaults: a.faults === null || b.faults === null ? null : b.faults - a.faults,

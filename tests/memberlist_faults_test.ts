@@ -14,7 +14,6 @@ import { JsonLineProc, type Msg } from "./support/json_line_proc.ts";
 interface MemberView {
   name: string;
   state: string;
-  incarnation: number;
 }
 
 /** One member_node.ts process and the membership events it reported. */

@@ -2,7 +2,7 @@
  * A test-support script (`tests/support/<script>.ts`) in its own process, speaking JSON lines:
  * commands on stdin, replies and events on stdout. Under Deno the script runs from the
  * sources, under Node from the tsc build (build/tests/support/<script>.js), with the runtime
- * running the test. log_procs.ts and member_procs.ts build on it.
+ * running the test. log_procs.ts and memberlist_faults_test.ts build on it.
  *
  * @module
  */

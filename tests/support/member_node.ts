@@ -12,7 +12,7 @@
  * - `{ cmd: "join", peers }` → `{ type: "joined", joined }`
  * - `{ cmd: "faults", loss?, delayMs?, jitterMs? }` → `{ type: "faults" }`
  * - `{ cmd: "pause", ms }` → `{ type: "paused" }` (the pause starts at once and runs on)
- * - `{ cmd: "members" }` → `{ type: "members", members: [{ name, state, incarnation }] }`
+ * - `{ cmd: "members" }` → `{ type: "members", members: [{ name, state }] }`
  * - `{ cmd: "stats" }` → `{ type: "stats", stats }` (the FaultStats counters)
  * - `{ cmd: "close" }` → `{ type: "closed" }`, then exit.
  *
@@ -72,11 +72,7 @@ createInterface({ input: process.stdin }).on("line", async (line) => {
     case "members":
       reply({
         type: "members",
-        members: list.members().map((m) => ({
-          name: m.name,
-          state: m.state,
-          incarnation: m.incarnation,
-        })),
+        members: list.members().map((m) => ({ name: m.name, state: m.state })),
       });
       break;
     case "stats":
