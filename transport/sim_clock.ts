@@ -8,11 +8,13 @@ import type { HostState } from "./sim_core.ts";
 import type { Clock, TimerHandle } from "./types.ts";
 import { TimelineEntry, type VirtualClock } from "./virtual_clock.ts";
 
+const NOTHING = (): void => {};
+
 class HostTimer extends TimelineEntry {
   readonly clock: VirtualClock;
   readonly host: HostState;
   readonly epoch: number;
-  readonly fn: () => void;
+  fn: () => void;
 
   constructor(clock: VirtualClock, host: HostState, fn: () => void) {
     super();
@@ -69,6 +71,8 @@ export class HostClock implements Clock {
   }
 
   clearTimeout(handle: TimerHandle): void {
-    if (handle instanceof HostTimer) this.#clock.cancel(handle);
+    if (!(handle instanceof HostTimer)) return;
+    this.#clock.cancel(handle);
+    handle.fn = NOTHING; // as VirtualClock.clearTimeout: nothing captured outlives the cancel
   }
 }

@@ -40,6 +40,9 @@ export abstract class TimelineEntry {
   abstract run(): void;
 }
 
+// What a cancelled timer holds instead of its callback (see clearTimeout).
+const NOTHING = (): void => {};
+
 class FnTimer extends TimelineEntry {
   fn: () => void;
   constructor(fn: () => void) {
@@ -116,7 +119,13 @@ export class VirtualClock implements Clock {
   }
 
   clearTimeout(handle: TimerHandle): void {
-    if (handle instanceof FnTimer) this.cancel(handle);
+    if (!(handle instanceof FnTimer)) return;
+    this.cancel(handle);
+    // A cancelled entry waits in the heap until its time comes. Its callback must not: a
+    // probe's or a stream deadline's closure would keep everything it captured alive for up
+    // to that long, long enough to be promoted to the old generation. At 10,000 simulated
+    // nodes that was most of what the garbage collector promoted.
+    handle.fn = NOTHING;
   }
 
   /** Entries waiting, cancelled ones excluded. */
