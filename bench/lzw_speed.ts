@@ -18,7 +18,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { lzwCompress, lzwDecompress } from "../memberlist/lzw.ts";
@@ -26,7 +26,7 @@ import { pushPullScale } from "../memberlist/mod.ts";
 import type { PushNodeState } from "../memberlist/push_state.ts";
 import { encodePushPull } from "../memberlist/stream.ts";
 import { seededRandom } from "../transport/mod.ts";
-import { mergeResults } from "./results_file.ts";
+import { mergeResults, resultsPath, runtimeName, writeResults } from "./results_file.ts";
 
 /** One runtime's measurement. */
 export interface LzwSpeedResult {
@@ -122,10 +122,7 @@ function main(): void {
   const go = goFigures(body);
   const bodiesPerSimSecond = (2 * members * 1000) / pushPullScale(LAN_PUSH_PULL_MS, members);
   const floor = (c: number, d: number) => Math.round(bodiesPerSimSecond * (c + d));
-  const deno = (globalThis as { Deno?: { version?: { deno?: string } } }).Deno;
-  const runtime = deno?.version?.deno !== undefined
-    ? `deno ${deno.version.deno} (V8 ${process.versions.v8})`
-    : `node ${process.version} (V8 ${process.versions.v8})`;
+  const runtime = runtimeName();
   const result: LzwSpeedResult = {
     runtime,
     members,
@@ -149,10 +146,7 @@ function main(): void {
       result.floorMsPerSimSecond.go ?? "?"
     } ms)`,
   );
-  const outArg = arg("out", "");
-  const out = outArg === ""
-    ? fileURLToPath(new URL("./results/lzw_speed.json", import.meta.url))
-    : resolve(process.cwd(), outArg);
+  const out = resultsPath("lzw_speed.json", arg("out", ""));
   const results = mergeResults(out, [result], (r) => r.runtime.split(" ")[0]);
   const doc = {
     benchmark: "LZW on a push/pull body (bench/lzw_speed.ts)",
@@ -163,8 +157,7 @@ function main(): void {
     ],
     results,
   };
-  writeFileSync(out, JSON.stringify(doc, null, 2) + "\n");
-  console.log(`wrote ${out}`);
+  writeResults(out, doc);
 }
 
 main();

@@ -39,16 +39,14 @@
  * @module
  */
 import { writeFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { totalmem } from "node:os";
 import { getHeapStatistics } from "node:v8";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import type { MemberlistTuning } from "../memberlist/mod.ts";
 import { LAN, SimCluster, WAN } from "../tests/support/sim_harness.ts";
 import { serfBytesPerNodePerSec, serfConvergenceMs } from "./sim_model.ts";
 import { renderChart } from "./sim_svg.ts";
-import { mergeResults } from "./results_file.ts";
+import { mergeResults, resultsPath, runtimeName } from "./results_file.ts";
 
 /** One measured configuration. */
 export interface SimResult {
@@ -313,17 +311,14 @@ async function main(): Promise<void> {
       } else fresh.push(...(await runPreset(preset, n, losses, seed)));
     }
   }
-  const outArg = arg("out", "");
-  const out = outArg === ""
-    ? fileURLToPath(new URL("./results/sim.json", import.meta.url))
-    : resolve(process.cwd(), outArg);
+  const out = resultsPath("sim.json", arg("out", ""));
   const merged = mergeResults(out, fresh, (r) => `${r.preset}/${r.n}/${r.loss}`).sort((a, b) =>
     a.preset.localeCompare(b.preset) || a.n - b.n || a.loss - b.loss
   );
   const doc = {
     benchmark: "memberlist simulation (bench/sim.ts)",
     date: new Date().toISOString(),
-    runtime: runtime(),
+    runtime: runtimeName(),
     seed,
     notes: [
       "joinMs / failureMs: time until 99.99 % of members report the change (ceil(0.9999 N)).",
@@ -338,15 +333,6 @@ async function main(): Promise<void> {
   const svg = out.replace(/(\.json)?$/, ".svg");
   writeFileSync(svg, renderChart(merged));
   console.log(`\nwrote ${out} and ${svg}`);
-}
-
-/** "deno 2.x.y (V8 …)" or "node v20.x.y (V8 …)": Deno also sets process.versions.node. */
-function runtime(): string {
-  const deno = (globalThis as { Deno?: { version?: { deno?: string } } }).Deno;
-  const v8 = process.versions.v8;
-  return deno?.version?.deno !== undefined
-    ? `deno ${deno.version.deno} (V8 ${v8})`
-    : `node ${process.version} (V8 ${v8})`;
 }
 
 await main();

@@ -23,13 +23,11 @@
  *
  * @module
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { readFileSync } from "node:fs";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { pushPullScale } from "../memberlist/mod.ts";
 import { LAN, SimCluster, WAN } from "../tests/support/sim_harness.ts";
-import { mergeResults } from "./results_file.ts";
+import { mergeResults, resultsPath, runtimeName, writeResults } from "./results_file.ts";
 
 /** One measured configuration. */
 export interface SpeedResult {
@@ -159,26 +157,19 @@ async function main(): Promise<void> {
   for (const preset of presets) {
     for (const n of ns) fresh.push(await measure(preset, n, seconds));
   }
-  const outArg = arg("out", "");
-  const out = outArg === ""
-    ? fileURLToPath(new URL("./results/sim_speed.json", import.meta.url))
-    : resolve(process.cwd(), outArg);
+  const out = resultsPath("sim_speed.json", arg("out", ""));
   const results = mergeResults(out, fresh, (r) => `${r.preset}/${r.n}`);
-  const deno = (globalThis as { Deno?: { version?: { deno?: string } } }).Deno;
   const doc = {
     benchmark: "simulation speed (bench/sim_speed.ts)",
     date: new Date().toISOString(),
-    runtime: deno?.version?.deno !== undefined
-      ? `deno ${deno.version.deno} (V8 ${process.versions.v8})`
-      : `node ${process.version} (V8 ${process.versions.v8})`,
+    runtime: runtimeName(),
     notes: [
       "cold: the first simulated seconds after the converged start (every push/pull body built anew).",
       "steady: the same span one push/pull interval later (bodies re-sent while tables are unchanged).",
     ],
     results,
   };
-  writeFileSync(out, JSON.stringify(doc, null, 2) + "\n");
-  console.log(`wrote ${out}`);
+  writeResults(out, doc);
 }
 
 await main();
