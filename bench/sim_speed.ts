@@ -11,9 +11,10 @@
  *
  * Prints wall time per simulated second, second by second, and writes
  * bench/results/sim_speed.json (entries of presets and sizes not run again are kept). Each
- * window also records the process's CPU time and minor page faults: on this VM the host's load
- * moved the wall time of the same run by 30 % and more (page faults took up to about 30 µs),
- * and the CPU figures tell such a run from a slower change.
+ * window also records the process's CPU time and minor page faults: on this VM a fresh page
+ * costs 1.5 µs or about 34 µs depending on whether the host backs it at the moment
+ * (bench/page_faults.ts), which moved the wall time of the same run by 30 % and more, and the
+ * CPU figures tell such a run from a slower change.
  *
  *   npx deno run -A --v8-flags=--max-old-space-size=22000,--max-semi-space-size=128
  *       bench/sim_speed.ts [--n 10000] [--presets lan,wan] [--seconds 60] [--out file]
