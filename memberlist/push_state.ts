@@ -199,7 +199,8 @@ export type UnchangedAlive = (
  * range. Returns the offset after it, or −1, consuming nothing, for anything else: malformed,
  * truncated or merely unusual input is left to {@link decodeMsgpackStruct} and
  * {@link pushNodeStateOf}, which decode every legal form and name what is wrong. The result is
- * the one they give: Name from the text cache, Addr and Vsn shared, Meta a view into `buf`.
+ * the one they give: Name from the text cache, Addr and Vsn shared, Meta a view into `buf`
+ * (or a copy, see `views`).
  * An alive state `unchanged` accepts is skipped: the offset after it is returned, nothing is
  * appended.
  *
@@ -211,11 +212,12 @@ export type UnchangedAlive = (
  * const nodes: PushNodeState[] = [];
  * const next = readPushNodeStateFast(bytes, 0, bytes.length, nodes);
  * ```
- * @param buf the input (its bytes must stay unchanged while `out` is used: views)
+ * @param buf the input (with `views`, its bytes must stay unchanged while `out` is used)
  * @param pos where the state starts
  * @param end where the input ends
  * @param out receives the state
  * @param unchanged drops alive states merging would ignore
+ * @param views Meta as a view into `buf` (default) or, when `buf` will be reused, a copy
  * @returns the offset after the state, or −1
  */
 export function readPushNodeStateFast(
@@ -224,6 +226,7 @@ export function readPushNodeStateFast(
   end: number,
   out: PushNodeState[],
   unchanged?: UnchangedAlive,
+  views = true,
 ): number {
   if (pos >= end || buf[pos] !== 0x87) return -1; // fixmap of 7
   let p = pos + 1;
@@ -311,7 +314,11 @@ export function readPushNodeStateFast(
     name,
     addr: sharedBytes(buf, addrAt, addrLen),
     port,
-    meta: metaAt < 0 ? null : buf.subarray(metaAt, metaAt + metaLen),
+    meta: metaAt < 0
+      ? null
+      : views
+      ? buf.subarray(metaAt, metaAt + metaLen)
+      : buf.slice(metaAt, metaAt + metaLen),
     incarnation,
     state,
     vsn: sharedBytes(buf, vsnAt, vsnLen),

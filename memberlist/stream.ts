@@ -270,8 +270,10 @@ export async function readPushPull(
   }
   const nodes: PushNodeState[] = [];
   const fields: (MsgpackValue | undefined)[] = [];
-  const fast = (buf: Uint8Array, pos: number, end: number) =>
-    readPushNodeStateFast(buf, pos, end, nodes, unchanged);
+  // Over a stream too: a state already buffered whole is decoded (and dropped when unchanged)
+  // in place; one cut short by the end of what has arrived goes to the general path.
+  const fast = (buf: Uint8Array, pos: number, end: number, views: boolean) =>
+    readPushNodeStateFast(buf, pos, end, nodes, unchanged, views);
   for (let i = 0; i < header.nodes; i++) {
     if (reader.decodeInPlace(fast)) continue;
     // Views, not copies, when decompressed or decrypted: the table copies what it keeps.

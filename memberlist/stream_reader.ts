@@ -19,6 +19,9 @@ const PRESIZE_LIMIT = 256 * 1024;
 /** A decoder over `buf[pos, end)`: returns the offset after the item it read. */
 type Decode = (buf: Uint8Array, pos: number, end: number) => number;
 
+/** {@link Decode} that may decline (−1) and is told whether it may keep views into `buf`. */
+export type DecodeInPlace = (buf: Uint8Array, pos: number, end: number, views: boolean) => number;
+
 /**
  * Buffered reader over a stream (or over a byte array, see {@link StreamReader.fromBytes}).
  * Every read rejects with a `CodecError` (with `truncated: true`) when the stream ends first,
@@ -218,19 +221,22 @@ export class StreamReader {
   }
 
   /**
-   * An in-memory reader's (see {@link StreamReader.fromBytes}) bytes handed to `decode`, which
-   * returns the offset after what it read, or −1 for "not mine" (nothing consumed). False
-   * when it returned −1 or this reader reads a stream (whose buffer is reused: no views).
+   * The buffered bytes handed to `decode`, which returns the offset after what it read, or −1
+   * for "not mine" (nothing consumed); false when it returned −1. `views` tells the decoder
+   * whether what it keeps may point into `buf`: yes for a reader over memory (see
+   * {@link StreamReader.fromBytes}), no for a stream's buffer, which later reads reuse. Over a
+   * stream the decoder sees only what has arrived, so it must decline an item cut short.
    *
    * @example
    * ```ts
-   * if (!reader.decodeInPlace((buf, pos, end) => fastDecode(buf, pos, end))) await slowPath();
+   * if (!reader.decodeInPlace((buf, pos, end, views) => fastDecode(buf, pos, end, views))) {
+   *   await slowPath();
+   * }
    * ```
    * @param decode a decoder that may decline
    */
-  decodeInPlace(decode: Decode): boolean {
-    if (this.#stream !== null) return false;
-    const next = decode(this.#buf, this.#pos, this.#end);
+  decodeInPlace(decode: DecodeInPlace): boolean {
+    const next = decode(this.#buf, this.#pos, this.#end, this.#stream === null);
     if (next < 0) return false;
     this.#pos = next;
     return true;

@@ -170,6 +170,37 @@ describe("push/pull over a chunked stream", () => {
     }
   }
 
+  it("over a stream too, drops states the table holds and copies what it keeps", async () => {
+    // Uncompressed push/pull is read from the stream's own buffer, which later reads compact
+    // and refill: kept Meta must be copies, and the unchanged-alive shortcut must apply.
+    // 400 states (about 30 KB): more than the reader's first 4 KB buffer, so it compacts.
+    const many: PushNodeState[] = Array.from({ length: 400 }, (_, i) => ({
+      ...nodes[i % nodes.length],
+      name: `member-${i}`,
+      meta: i % 3 === 0 ? null : te.encode(`meta of member ${i}`),
+    }));
+    const body = encodePushPull({ join: false }, many, userState);
+    const keptOf = (list: PushNodeState[]) => list.filter((n) => n.state !== 0);
+    for (const chunk of [100, 333, 65536]) {
+      const asked: string[] = [];
+      const got = await readStreamMessage(replay(body, chunk), plainSec, { maxBytes: 1 << 20 });
+      const r = await readPushPull(got.reader, {}, (name) => {
+        asked.push(name);
+        return true;
+      });
+      assert.deepEqual(r.userState, userState);
+      // Every state that is not alive comes through intact, whatever the chunking.
+      assert.deepEqual(keptOf(r.nodes), keptOf(many), `chunk ${chunk}`);
+      // Alive states buffered whole were dropped; one cut by a chunk end may take the
+      // general path and come through, unchanged.
+      for (const n of r.nodes.filter((x) => x.state === 0)) {
+        assert.deepEqual(n, many.find((x) => x.name === n.name));
+      }
+      assert.ok(asked.length > 0, `chunk ${chunk}: the shortcut was never tried`);
+      if (chunk === 65536) assert.deepEqual(r.nodes, keptOf(many));
+    }
+  });
+
   it("decodes Go's push/pull header and node state vectors from a 1-byte-chunk stream", async () => {
     const header = vectors.get("pushpull_header");
     const node = vectors.get("pushnodestate_prefixed_by_type_byte");
