@@ -17,6 +17,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type PeerOptions, type PeerProcess, stopAllPeers } from "../tests/support/go_peer.ts";
 import { type Impl, IMPLS, type Preset, startImplPeer } from "./detection_impls.ts";
+import { arg } from "./args.ts";
 
 interface TrialResult {
   /** kill -> the later of the two survivors' death events. */
@@ -37,11 +38,6 @@ interface Entry {
   maxAllDeadMs: number | null;
   meanAllDeadMs: number | null;
   error?: string;
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
 function median(xs: number[]): number | null {

@@ -14,11 +14,11 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { presets } from "../presets/mod.ts";
 import { seededRandom } from "../transport/random.ts";
 import { hostOf, SimCluster } from "../tests/support/sim_harness.ts";
+import { arg } from "./args.ts";
 
 /** One preset's outcome. */
 export interface FalseDeathResult {
@@ -29,11 +29,6 @@ export interface FalseDeathResult {
   suspicions: number;
   refutations: number;
   accusationsAnswered: number;
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
 const NODES = 5;

@@ -27,6 +27,7 @@ import type { PushNodeState } from "../memberlist/push_state.ts";
 import { encodePushPull } from "../memberlist/stream.ts";
 import { seededRandom } from "../transport/mod.ts";
 import { mergeResults, resultsPath, runtimeName, writeResults } from "./results_file.ts";
+import { arg } from "./args.ts";
 
 /** One runtime's measurement. */
 export interface LzwSpeedResult {
@@ -48,11 +49,6 @@ export interface LzwSpeedResult {
 const ROUNDS = 7;
 const PER_ROUND = 20;
 const LAN_PUSH_PULL_MS = 30_000;
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 // A converged node's push/pull body: every member alive, in a shuffled (probe) order.
 function pushPullBody(members: number): Uint8Array {
@@ -94,10 +90,7 @@ function goFigures(body: Uint8Array): LzwSpeedResult["go"] {
     const file = join(dir, "body.bin");
     writeFileSync(file, body);
     const main = fileURLToPath(new URL("./lzw_go/main.go", import.meta.url));
-    const out = execFileSync("go", ["run", main, file], {
-      encoding: "utf8",
-      env: { ...process.env, GOFLAGS: "-mod=mod", GO111MODULE: "auto" },
-    });
+    const out = execFileSync("go", ["run", main, file], { encoding: "utf8" });
     const go = JSON.parse(out) as NonNullable<LzwSpeedResult["go"]>;
     const ms = (x: number) => Math.round(x * 1000) / 1000;
     return { ...go, compressMs: ms(go.compressMs), decompressMs: ms(go.decompressMs) };

@@ -2,7 +2,7 @@
  * What a page of fresh memory costs this machine, 1 GiB at a time: the cost behind the
  * kernel time of bench/sim_speed.ts at 10,000 nodes (17 GiB of heap).
  *
- * On the 2-core VM issue #4 is measured on, the first couple of GiB a process touches cost
+ * On the 2-core VM issue #4 is measured on, the first 4 GiB or so a process touches cost
  * about 1.5 µs per 4 KiB page; beyond that, memory the host is not backing at the moment
  * costs 20 times more (about 34 µs). Memory a process freed a moment ago is cheap again for a
  * while, until the guest reports it free to the host. So the same simulation can spend 7 s or
@@ -16,8 +16,8 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import process from "node:process";
 import { resultsPath, runtimeName, writeResults } from "./results_file.ts";
+import { arg } from "./args.ts";
 
 /** One GiB of fresh memory touched, page by page. */
 export interface FaultStep {
@@ -32,11 +32,6 @@ export interface FaultStep {
 
 const GIB = 2 ** 30;
 const PAGE = 4096;
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 function sample(): { faults: number; systemMs: number; wall: number } {
   // the fields after "pid (comm) ": minflt is the 8th, stime the 13th (clock ticks of 10 ms)

@@ -47,6 +47,7 @@ import { LAN, SimCluster, WAN } from "../tests/support/sim_harness.ts";
 import { serfBytesPerNodePerSec, serfConvergenceMs } from "./sim_model.ts";
 import { renderChart } from "./sim_svg.ts";
 import { mergeResults, resultsPath, runtimeName } from "./results_file.ts";
+import { arg } from "./args.ts";
 
 /** One measured configuration. */
 export interface SimResult {
@@ -118,11 +119,6 @@ function skippedRows(
       skipped: reason,
     };
   });
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
 const PRESETS: Record<"lan" | "wan", { tuning: MemberlistTuning; link: object }> = {

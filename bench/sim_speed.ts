@@ -29,6 +29,7 @@ import process from "node:process";
 import { pushPullScale } from "../memberlist/mod.ts";
 import { LAN, SimCluster, WAN } from "../tests/support/sim_harness.ts";
 import { mergeResults, resultsPath, runtimeName, writeResults } from "./results_file.ts";
+import { arg } from "./args.ts";
 
 /** One measured configuration. */
 export interface SpeedResult {
@@ -94,11 +95,6 @@ const PRESETS = {
   lan: { tuning: LAN, link: { latencyMs: 1 } },
   wan: { tuning: WAN, link: { latencyMs: 30, jitterMs: 10 } },
 } as const;
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 async function window(sim: SimCluster, seconds: number): Promise<number[]> {
   const samples: number[] = [];
