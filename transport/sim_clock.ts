@@ -6,9 +6,7 @@
  */
 import type { HostState } from "./sim_core.ts";
 import type { Clock, TimerHandle } from "./types.ts";
-import { TimelineEntry, type VirtualClock } from "./virtual_clock.ts";
-
-const NOTHING = (): void => {};
+import { NO_CALLBACK, TimelineEntry, type VirtualClock } from "./virtual_clock.ts";
 
 class HostTimer extends TimelineEntry {
   readonly clock: VirtualClock;
@@ -73,6 +71,6 @@ export class HostClock implements Clock {
   clearTimeout(handle: TimerHandle): void {
     if (!(handle instanceof HostTimer)) return;
     this.#clock.cancel(handle);
-    handle.fn = NOTHING; // as VirtualClock.clearTimeout: nothing captured outlives the cancel
+    handle.fn = NO_CALLBACK; // as VirtualClock.clearTimeout: nothing captured outlives the cancel
   }
 }

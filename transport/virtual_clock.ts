@@ -40,8 +40,8 @@ export abstract class TimelineEntry {
   abstract run(): void;
 }
 
-// What a cancelled timer holds instead of its callback (see clearTimeout).
-const NOTHING = (): void => {};
+/** What a cancelled timer holds instead of its callback (see VirtualClock.clearTimeout). */
+export const NO_CALLBACK = (): void => {};
 
 class FnTimer extends TimelineEntry {
   fn: () => void;
@@ -122,10 +122,9 @@ export class VirtualClock implements Clock {
     if (!(handle instanceof FnTimer)) return;
     this.cancel(handle);
     // A cancelled entry waits in the heap until its time comes. Its callback must not: a
-    // probe's or a stream deadline's closure would keep everything it captured alive for up
-    // to that long, long enough to be promoted to the old generation. At 10,000 simulated
-    // nodes that was most of what the garbage collector promoted.
-    handle.fn = NOTHING;
+    // probe's or a stream deadline's closure would keep everything it captured alive that long
+    // (a stream for tcpTimeout), long enough to be promoted to the old generation.
+    handle.fn = NO_CALLBACK;
   }
 
   /** Entries waiting, cancelled ones excluded. */
