@@ -19,7 +19,6 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { lzwCompress, lzwDecompress } from "../memberlist/lzw.ts";
 import { pushPullScale } from "../memberlist/mod.ts";
