@@ -36,6 +36,13 @@ const dict = new Int32Array(TABLE_SIZE);
 // whole table instead cost a 64 KiB memset per call, which for a 50-byte ping was nearly all
 // of its compression.
 const dictUsed = new Uint16Array(4096);
+// For each code, the child followed last, as byte << 12 | child code (−1: none). Input like a
+// push/pull body (thousands of states with the same keys) mostly continues a prefix the way it
+// did the time before, and this 16 KiB array answers that from the L1 cache before the hash
+// table is consulted: 2.9 ms instead of 3.8 ms for a 10,000-member body (bench/lzw_speed.ts).
+// Emptied with the dictionary (in the loop, not through a call, which slowed it by 8 %): a
+// prefix with a child is the top 12 bits of a slot dictUsed lists.
+const lastChild = new Int32Array(4096).fill(-1);
 let scratch: Uint8Array = new Uint8Array(4096);
 
 /**
@@ -74,8 +81,14 @@ function compressToScratch(data: Uint8Array): number {
     let overflow = 512;
     let code = data[0];
     const end = data.length;
+    const recent = lastChild;
     for (let i = 1; i < end; i++) {
       const lit = data[i];
+      const r = recent[code];
+      if (r >>> 12 === lit) {
+        code = r & MAX_CODE;
+        continue;
+      }
       const key = (code << 8) | lit;
       let h = ((key >>> 12) ^ key) & TABLE_MASK;
       let t = table[h];
@@ -84,6 +97,7 @@ function compressToScratch(data: Uint8Array): number {
         t = table[h];
       }
       if (t !== 0) {
+        recent[code] = (lit << 12) | (t & MAX_CODE);
         code = t & MAX_CODE;
         continue;
       }
@@ -107,14 +121,22 @@ function compressToScratch(data: Uint8Array): number {
         width = 9;
         hi = EOF;
         overflow = 512;
-        for (let k = 0; k < nUsed; k++) table[used[k]] = 0;
+        for (let k = 0; k < nUsed; k++) {
+          recent[table[used[k]] >>> 20] = -1;
+          table[used[k]] = 0;
+        }
         nUsed = 0;
       } else {
         table[h] = (key << 12) | hi;
         used[nUsed++] = h;
+        recent[key >>> 8] = (lit << 12) | hi;
       }
     }
-    for (let k = 0; k < nUsed; k++) table[used[k]] = 0; // leave the table empty for the next call
+    // leave the dictionary empty for the next call
+    for (let k = 0; k < nUsed; k++) {
+      recent[table[used[k]] >>> 20] = -1;
+      table[used[k]] = 0;
+    }
     bits |= code << nBits;
     nBits += width;
     while (nBits >= 8) {

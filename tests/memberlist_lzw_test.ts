@@ -106,6 +106,16 @@ describe("LZW round trips", () => {
       assert.deepEqual(lzwDecompress(z, size), data);
     }
   });
+  it("each call starts from an empty dictionary: earlier inputs change nothing", () => {
+    const text = te.encode("TOBEORNOTTOBEORTOBEORNOT");
+    const alone = hex(lzwCompress(text));
+    for (
+      const other of [gen(50_000, 4), gen(3_000, 256), te.encode("TOBEORNOT"), te.encode("TO")]
+    ) {
+      lzwCompress(other);
+      assert.equal(hex(lzwCompress(text)), alone);
+    }
+  });
   it("accepts a stream without the leading clear code", () => {
     const z = pack([[0x41, 9], [0x42, 9], [258, 9], [257, 9]]);
     assert.equal(new TextDecoder().decode(lzwDecompress(z, 100)), "ABAB");
