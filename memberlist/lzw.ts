@@ -39,9 +39,10 @@ const dictUsed = new Uint16Array(4096);
 // For each code, the child followed last, as byte << 12 | child code (−1: none). Input like a
 // push/pull body (thousands of states with the same keys) mostly continues a prefix the way it
 // did the time before, and this 16 KiB array answers that from the L1 cache before the hash
-// table is consulted: 2.9 ms instead of 3.8 ms for a 10,000-member body (bench/lzw_speed.ts).
-// Emptied with the dictionary (in the loop, not through a call, which slowed it by 8 %): a
-// prefix with a child is the top 12 bits of a slot dictUsed lists.
+// table is consulted: 3.0 ms instead of 3.9 ms for a 10,000-member body (bench/lzw_speed.ts).
+// Emptied with the dictionary, a prefix with a child being the top 12 bits of a slot dictUsed
+// lists. The loop that does so is written out twice, in the compression loop and after it: a
+// function call inside the compression loop made it slower (3.3 against 3.05 ms).
 const lastChild = new Int32Array(4096).fill(-1);
 let scratch: Uint8Array = new Uint8Array(4096);
 
