@@ -80,7 +80,7 @@ const pkg: Record<string, unknown> = {
   engines: { node: ">=20.19" },
   dependencies,
 };
-if (existsSync(join(root, "cli.ts"))) pkg.bin = { "response-cluster": "./esm/cli.js" };
+if (existsSync(join(root, "cli", "main.ts"))) pkg.bin = { "response-cluster": "./esm/cli/main.js" };
 writeFileSync(join(root, "npm", "package.json"), JSON.stringify(pkg, null, 2) + "\n");
 for (const f of ["README.md", "LICENSE"]) {
   if (existsSync(join(root, f))) cpSync(join(root, f), join(root, "npm", f));
@@ -89,15 +89,14 @@ console.log(`npm-build: wrote npm/ (${deno.name}@${deno.version})`);
 
 if (!runTests) process.exit(0);
 
-// Tests: compile library + tests into build/, copy fixtures, run every *_test.js on Node.
-rmSync(join(root, "build", "tests"), { recursive: true, force: true });
+// Tests: compile library + tests into build/ and run every *_test.js on Node (fixtures and the
+// Go peer's source are read from the repository, found from deno.json).
+for (const dir of ["tests", "testing"]) {
+  rmSync(join(root, "build", dir), { recursive: true, force: true });
+}
 if (run("node", [tsc, "-p", "tsconfig.test.json"]) !== 0) {
   console.error("npm-build: tsc failed for the tests");
   process.exit(1);
-}
-for (const dir of ["fixtures", "go-peer"]) {
-  const from = join(root, "tests", dir);
-  if (existsSync(from)) cpSync(from, join(root, "build", "tests", dir), { recursive: true });
 }
 function testFiles(dir: string): string[] {
   const out: string[] = [];

@@ -2,7 +2,7 @@
  * Failure-detection latency: three nodes on 127.0.0.1, `kill -9` of one, time until both
  * survivors declare it dead (the Go peer's NotifyLeave, our `dead` event). Fresh processes
  * per trial; every node runs in its own process and speaks the line protocol of
- * tests/support/go_peer.ts.
+ * testing/go_peer.ts.
  *
  *   npx deno run -A bench/detection.ts [--impl go,ts-deno,ts-node] [--presets local,lan] [--trials 5]
  *
@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type PeerOptions, type PeerProcess, stopAllPeers } from "../tests/support/go_peer.ts";
+import { type PeerOptions, type PeerProcess, stopAllPeers } from "../testing/go_peer.ts";
 import { type Impl, IMPLS, type Preset, startImplPeer } from "./detection_impls.ts";
 import { arg } from "./args.ts";
 

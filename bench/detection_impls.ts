@@ -1,6 +1,6 @@
 /**
  * How the detection bench (and anything else needing a node in its own process) starts each
- * implementation: the real Go memberlist, or bench/ts_peer.ts on Deno or on Node.
+ * implementation: the real Go memberlist, or testing/ts_peer.ts on Deno or on Node.
  *
  * @module
  */
@@ -13,7 +13,7 @@ import {
   type PeerProcess,
   startGoPeer,
   startPeerProcess,
-} from "../tests/support/go_peer.ts";
+} from "../testing/go_peer.ts";
 
 /** The implementations the bench knows. */
 export const IMPLS: readonly Impl[] = ["go", "ts-deno", "ts-node"];
@@ -26,7 +26,7 @@ export type Preset = "local" | "lan" | "wan";
 function repoRoot(): string {
   for (const rel of ["../", "../../"]) {
     const dir = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(join(dir, "bench", "ts_peer.ts"))) return dir;
+    if (existsSync(join(dir, "testing", "ts_peer.ts"))) return dir;
   }
   return process.cwd();
 }
@@ -49,12 +49,12 @@ function run(cmd: string, args: string[], cwd: string): Promise<string | null> {
 
 let nodeBuild: Promise<string> | undefined;
 
-/** Compiles bench/ts_peer.ts (and what it imports) with tsc into build/ts-peer-node/. */
+/** Compiles testing/ts_peer.ts (and what it imports) with tsc into build/ts-peer-node/. */
 export function ensureNodeTsPeer(): Promise<string> {
   nodeBuild ??= (async () => {
     const root = repoRoot();
     const outDir = join(root, "build", "ts-peer-node");
-    const entry = join(outDir, "bench", "ts_peer.js");
+    const entry = join(outDir, "testing", "ts_peer.js");
     mkdirSync(outDir, { recursive: true });
     const config = join(root, "build", "tsconfig.ts-peer.json");
     writeFileSync(
@@ -67,14 +67,14 @@ export function ensureNodeTsPeer(): Promise<string> {
           outDir: "ts-peer-node",
           declaration: false,
         },
-        files: ["../bench/ts_peer.ts"],
+        files: ["../testing/ts_peer.ts"],
       }),
     );
-    const src = statSync(join(root, "bench", "ts_peer.ts")).mtimeMs;
+    const src = statSync(join(root, "testing", "ts_peer.ts")).mtimeMs;
     if (!existsSync(entry) || statSync(entry).mtimeMs < src || process.env.TS_PEER_REBUILD) {
       const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
       const err = await run("node", [tsc, "-p", config], root);
-      if (err) throw new Error(`tsc build of bench/ts_peer.ts failed:\n${err}`);
+      if (err) throw new Error(`tsc build of testing/ts_peer.ts failed:\n${err}`);
     }
     return entry;
   })();
@@ -100,7 +100,7 @@ export async function startImplPeer(impl: Impl, opts: PeerOptions): Promise<Peer
         "run",
         "-A",
         "--quiet",
-        join(root, "bench", "ts_peer.ts"),
+        join(root, "testing", "ts_peer.ts"),
       ], { readyTimeoutMs: 60_000, ...opts });
     case "ts-node":
       return await startPeerProcess("node", [await ensureNodeTsPeer()], {

@@ -16,8 +16,8 @@ import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { floodNode, type FloodReport, installGuards } from "../tests/support/fuzz_flood.ts";
-import { type FuzzRun, fuzzTargets } from "../tests/support/fuzz_targets.ts";
+import { floodNode, type FloodReport, installGuards } from "../testing/fuzz_flood.ts";
+import { type FuzzRun, fuzzTargets } from "../testing/fuzz_targets.ts";
 
 const ARGS: string[] = (globalThis as { Deno?: { args: string[] } }).Deno?.args ??
   process.argv.slice(2);

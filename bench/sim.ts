@@ -13,7 +13,7 @@
  * and compares the convergence times with Serf's model (bench/sim_model.ts).
  *
  * Bootstrap: the cluster starts converged, as after a long quiet period: every node's member
- * table is seeded with every member alive (tests/support/sim_harness.ts `startConverged`, the
+ * table is seeded with every member alive (testing/sim_harness.ts `startConverged`, the
  * simulation seam in memberlist/seed.ts), with no broadcasts queued and the push/pull loops
  * staggered over the scaled interval. A join storm of N nodes costs O(N²) messages (hours of
  * wall time at 10,000) and is not what these rows measure. One cluster per (preset, N) serves
@@ -43,7 +43,7 @@ import { totalmem } from "node:os";
 import { getHeapStatistics } from "node:v8";
 import process from "node:process";
 import type { MemberlistTuning } from "../memberlist/mod.ts";
-import { LAN, SimCluster, WAN } from "../tests/support/sim_harness.ts";
+import { LAN, SimCluster, WAN } from "../testing/sim_harness.ts";
 import { serfBytesPerNodePerSec, serfConvergenceMs } from "./sim_model.ts";
 import { renderChart } from "./sim_svg.ts";
 import { mergeResults, resultsPath, runtimeName } from "./results_file.ts";

@@ -1,6 +1,6 @@
 /**
  * Simulation speed, issue #4's goal: 10,000 nodes for 60 simulated seconds in under 60 s of
- * wall time on this 2-core machine. A converged cluster of N nodes (tests/support/sim_harness.ts
+ * wall time on this 2-core machine. A converged cluster of N nodes (testing/sim_harness.ts
  * `startConverged`), lan or wan preset, no loss, runs twice 60 simulated seconds:
  *
  * - cold: right after the converged start. Every push/pull answer is encoded and compressed
@@ -13,7 +13,7 @@
  * bench/results/sim_speed.json (entries of presets and sizes not run again are kept). Each
  * window also records the process's CPU time and minor page faults: on this VM a fresh page
  * costs 1.5 µs or about 34 µs depending on whether the host backs it at the moment
- * (bench/page_faults.ts), which moved the wall time of the same run by 30 % and more, and the
+ * (bench/investigations/page_faults.ts), which moved the wall time of the same run by 30 % and more, and the
  * CPU figures tell such a run from a slower change.
  *
  *   npx deno run -A --v8-flags=--max-old-space-size=22000,--max-semi-space-size=128
@@ -27,7 +27,7 @@
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { pushPullScale } from "../memberlist/mod.ts";
-import { LAN, SimCluster, WAN } from "../tests/support/sim_harness.ts";
+import { LAN, SimCluster, WAN } from "../testing/sim_harness.ts";
 import { mergeResults, resultsPath, runtimeName, writeResults } from "./results_file.ts";
 import { arg } from "./args.ts";
 

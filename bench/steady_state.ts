@@ -37,7 +37,7 @@ import { fileURLToPath } from "node:url";
 import { Memberlist, type MemberlistCounters, pushPullScale } from "../memberlist/mod.ts";
 import { presets } from "../presets/mod.ts";
 import { nodeNetwork } from "../transport/node.ts";
-import { type PeerProcess, startGoPeer, stopAllPeers } from "../tests/support/go_peer.ts";
+import { type PeerProcess, startGoPeer, stopAllPeers } from "../testing/go_peer.ts";
 import { type ByteCounts, diffCounts, MeteredNetwork, zeroCounts } from "./byte_meter.ts";
 
 const ARGS: string[] = (globalThis as { Deno?: { args: string[] } }).Deno?.args ??

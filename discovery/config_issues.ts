@@ -5,7 +5,7 @@
  * @module
  */
 import * as v from "valibot";
-import { ConfigError, type ConfigIssue } from "../errors.ts";
+import { ConfigError, type ConfigIssue } from "../errors/mod.ts";
 
 /** Issues for every key of `input` (a plain object) that is not in `allowed`. */
 export function unknownKeyIssues(

@@ -65,7 +65,7 @@ export {
   parseNatsOptions,
 } from "./nats_options.ts";
 export { NatsDiscoveryError, type NatsDiscoveryErrorCode } from "./nats_connect.ts";
-export { ConfigError, type ConfigIssue } from "../errors.ts";
+export { ConfigError, type ConfigIssue } from "../errors/mod.ts";
 export type { Clock, HostPort, TimerHandle } from "../transport/types.ts";
 
 registerDiscovery("nats", natsDiscoveryFactory);

@@ -4,7 +4,7 @@
  * @module
  */
 import * as v from "valibot";
-import type { ConfigIssue } from "../errors.ts";
+import type { ConfigIssue } from "../errors/mod.ts";
 import { parseWithSchema } from "./config_issues.ts";
 
 /** Subject used when the config gives none. */

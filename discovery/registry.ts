@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "../errors/mod.ts";
 import type { Discovery, DiscoveryFactory } from "./types.ts";
 
 const factories: Map<string, DiscoveryFactory> = new Map();

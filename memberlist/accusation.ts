@@ -24,7 +24,7 @@
 import type { Clock } from "../transport/types.ts";
 import type { MemberlistTuning } from "./config.ts";
 import type { NodeRecord } from "./member.ts";
-import type { Alive, Message } from "./messages.ts";
+import type { Alive, Message } from "./wire/messages.ts";
 
 /** What direct contact needs from the member table's environment. */
 export interface ContactEnv {

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Clock, HostPort, Network } from "../transport/types.ts";
-import type { Keyring } from "./keyring.ts";
+import type { Keyring } from "./wire/keyring.ts";
 
 /**
  * The memberlist part of a preset; values equal hashicorp DefaultLocal/LAN/WANConfig.

@@ -9,7 +9,7 @@ import type { Awareness } from "./awareness.ts";
 import type { DeliveryEstimate } from "./delivery.ts";
 import type { MemberlistDelegate, MemberlistLogger, MemberlistTuning } from "./config.ts";
 import type { Counters } from "./counters.ts";
-import type { PacketSecurity } from "./packet.ts";
+import type { PacketSecurity } from "./wire/packet.ts";
 import type { TransmitLimitedQueue } from "./queue.ts";
 import type { MemberTable } from "./state.ts";
 import type { TimerSet } from "./timers.ts";

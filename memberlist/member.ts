@@ -5,8 +5,8 @@
  */
 import type { HostPort } from "../transport/types.ts";
 import type { Member, MemberState } from "./config.ts";
-import { bytesToIp } from "./ip.ts";
-import { sharedBytes } from "./shared_bytes.ts";
+import { bytesToIp } from "./wire/ip.ts";
+import { sharedBytes } from "./wire/shared_bytes.ts";
 
 /** Numeric node states as in push/pull (`State` field). */
 export const NodeStateCode: {

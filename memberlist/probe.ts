@@ -8,7 +8,7 @@
  */
 import type { HostPort } from "../transport/types.ts";
 import type { Core } from "./core.ts";
-import { bytesToIp, encodeMessage, type IndirectPing, type Ping } from "./messages.ts";
+import { bytesToIp, encodeMessage, type IndirectPing, type Ping } from "./wire/messages.ts";
 import { kRandomNodes } from "./sample.ts";
 import type { PacketSender } from "./send.ts";
 import { type NodeRecord, NodeStateCode, recordAddress } from "./state.ts";

@@ -8,9 +8,9 @@
 import type { HostPort, Stream } from "../transport/types.ts";
 import { MAX_PUSH_PULL_REQUESTS, MAX_STREAM_BYTES } from "./config.ts";
 import { type Core, errorText } from "./core.ts";
-import { CodecError } from "./errors.ts";
-import { decodeMessageBody, encodeMessage, MessageType, type Ping } from "./messages.ts";
-import type { PushNodeState, UnchangedAlive } from "./push_state.ts";
+import { CodecError } from "./wire/errors.ts";
+import { decodeMessageBody, encodeMessage, MessageType, type Ping } from "./wire/messages.ts";
+import type { PushNodeState, UnchangedAlive } from "./wire/push_state.ts";
 import {
   compressPushPull,
   encodePushPull,
@@ -19,7 +19,7 @@ import {
   readStreamMessage,
   readUserMsg,
   writeStreamMessage,
-} from "./stream.ts";
+} from "./wire/stream.ts";
 import { NodeStateCode } from "./state.ts";
 import { EMPTY, sameBytes } from "./member.ts";
 import { ProtocolError, VersionBounds } from "./versions.ts";

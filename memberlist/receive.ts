@@ -7,9 +7,9 @@
  */
 import type { HostPort } from "../transport/types.ts";
 import { type Core, errorText } from "./core.ts";
-import type { Message } from "./messages.ts";
-import { type OpenedPacket, openPacket } from "./packet.ts";
-import { isPlain, openPlain } from "./plain_packet.ts";
+import type { Message } from "./wire/messages.ts";
+import { type OpenedPacket, openPacket } from "./wire/packet.ts";
+import { isPlain, openPlain } from "./wire/plain_packet.ts";
 import type { Prober } from "./probe.ts";
 import { isRejection } from "./push_pull.ts";
 

@@ -12,8 +12,8 @@
  * @module
  */
 import type { HostPort } from "../transport/types.ts";
-import { ipToBytes } from "./ip.ts";
-import { decodeText } from "./msgpack.ts";
+import { ipToBytes } from "./wire/ip.ts";
+import { decodeText } from "./wire/msgpack.ts";
 import { EMPTY, internAddr, internVsn, type NodeRecord, NodeStateCode } from "./member.ts";
 import type { MemberTable } from "./state.ts";
 import { shuffle } from "./sample.ts";

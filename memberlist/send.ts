@@ -5,11 +5,11 @@
  * @module
  */
 import type { HostPort } from "../transport/types.ts";
-import { encodeCompound } from "./compound.ts";
+import { encodeCompound } from "./wire/compound.ts";
 import { type Core, encryptOverhead, errorText, labelOverhead } from "./core.ts";
 import { TYPE_NAMES } from "./counters.ts";
-import { sealPacket } from "./packet.ts";
-import { isPlain, sealPlain } from "./plain_packet.ts";
+import { sealPacket } from "./wire/packet.ts";
+import { isPlain, sealPlain } from "./wire/plain_packet.ts";
 import type { NodeRecord } from "./state.ts";
 
 /** Per-part overhead inside a compound (its u16 length). */

@@ -21,7 +21,7 @@ import {
   sameBytes,
   ZERO_VSN,
 } from "./member.ts";
-import type { Alive, Dead, Message, Suspect } from "./messages.ts";
+import type { Alive, Dead, Message, Suspect } from "./wire/messages.ts";
 import { Suspicion, suspicionTimeout } from "./suspicion.ts";
 import { Tombstones } from "./tombstone.ts";
 import { shuffle } from "./sample.ts";

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { cliCommand, isDeno } from "./support/runtime.ts";
+import { cliCommand, isDeno } from "../testing/runtime.ts";
 
 interface Agent {
   proc: ChildProcess;

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError, parseClusterConfig } from "../config.ts";
+import { ConfigError, parseClusterConfig } from "../cluster/config.ts";
 import { presets } from "../presets/mod.ts";
 
 function issuesOf(input: unknown): { path: string; message: string }[] {

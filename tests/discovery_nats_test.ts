@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { type NatsDiscovery, natsDiscovery } from "../discovery/mod.ts";
 import { formatHostPort } from "../transport/address.ts";
-import { FakeCluster, type FakeNode, waitFor, withDeadline } from "./support/fake_cluster.ts";
-import { NatsServer } from "./support/nats_server.ts";
+import { FakeCluster, type FakeNode, waitFor, withDeadline } from "../testing/fake_cluster.ts";
+import { NatsServer } from "../testing/nats_server.ts";
 
 // short intervals keep the file fast; behaviour does not depend on them
 const TIMING = {

@@ -6,8 +6,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { natsDiscovery, NatsDiscoveryError } from "../discovery/mod.ts";
-import { FakeCluster, waitFor, withDeadline } from "./support/fake_cluster.ts";
-import { NatsServer } from "./support/nats_server.ts";
+import { FakeCluster, waitFor, withDeadline } from "../testing/fake_cluster.ts";
+import { NatsServer } from "../testing/nats_server.ts";
 
 const hasWebSocket = typeof (globalThis as { WebSocket?: unknown }).WebSocket === "function";
 

@@ -19,7 +19,7 @@ import {
 } from "../discovery/mod.ts";
 import { decodeAnnouncement, encodeAnnouncement } from "../discovery/nats_messages.ts";
 import { parseHostPort } from "../transport/address.ts";
-import { FakeCluster, waitFor, withDeadline } from "./support/fake_cluster.ts";
+import { FakeCluster, waitFor, withDeadline } from "../testing/fake_cluster.ts";
 
 /** Messages of a ConfigError thrown by `fn`, as `path: message` lines. */
 function configIssues(fn: () => unknown): string[] {

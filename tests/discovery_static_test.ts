@@ -8,7 +8,7 @@ import { discoverPeers, staticDiscovery } from "../discovery/mod.ts";
 import { backoffDelay } from "../discovery/retry.ts";
 import { formatHostPort } from "../transport/address.ts";
 import type { Clock, HostPort, TimerHandle } from "../transport/types.ts";
-import { FakeCluster, waitFor, withDeadline } from "./support/fake_cluster.ts";
+import { FakeCluster, waitFor, withDeadline } from "../testing/fake_cluster.ts";
 
 /** A clock whose time moves only when the test says so; remembers every delay asked for. */
 class ManualClock implements Clock {

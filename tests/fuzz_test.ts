@@ -12,11 +12,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { applyMutation, chunked, type Mutation } from "./support/fuzz_arbitraries.ts";
-import { floodNode, installGuards } from "./support/fuzz_flood.ts";
-import { fuzzTargets } from "./support/fuzz_targets.ts";
-import { check, only } from "./support/fuzz_property.ts";
-import { CodecError } from "../memberlist/errors.ts";
+import { applyMutation, chunked, type Mutation } from "../testing/fuzz_arbitraries.ts";
+import { floodNode, installGuards } from "../testing/fuzz_flood.ts";
+import { fuzzTargets } from "../testing/fuzz_targets.ts";
+import { check, only } from "../testing/fuzz_property.ts";
+import { CodecError } from "../memberlist/wire/errors.ts";
 
 const root = mkdtempSync(join(tmpdir(), "fuzz-test-"));
 after(() => rmSync(root, { recursive: true, force: true }));

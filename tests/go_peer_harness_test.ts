@@ -1,5 +1,5 @@
 // Validates the Go interop harness against Go itself: three real hashicorp/memberlist v0.2.2
-// nodes driven through tests/support/go_peer.ts.
+// nodes driven through testing/go_peer.ts.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,8 +12,8 @@ import {
   type PeerTuning,
   startGoPeer,
   stopAllPeers,
-} from "./support/go_peer.ts";
-import { buildGoPeer } from "./support/go_peer_build.ts";
+} from "../testing/go_peer.ts";
+import { buildGoPeer } from "../testing/go_peer_build.ts";
 
 // Shortened timings (same shape as MemberlistTuning): 3 nodes => suspicion 600 ms..3.6 s.
 const FAST: Partial<PeerTuning> = {

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { Keyring, type Member, Memberlist, type MemberlistTuning } from "../memberlist/mod.ts";
 import { formatHostPort, nodeNetwork } from "../transport/mod.ts";
 import { presets } from "../presets/mod.ts";
-import { type GoPeer, startGoPeer, stopAllPeers } from "./support/go_peer.ts";
+import { type GoPeer, startGoPeer, stopAllPeers } from "../testing/go_peer.ts";
 
 // DefaultLocalConfig, sped up: with 2-4 nodes suspicion lasts 0.6 s (confirmed) to 3.6 s.
 const FAST: MemberlistTuning = {

@@ -12,7 +12,7 @@ import {
   startLog,
   waitFor,
   wire,
-} from "./support/log_cluster.ts";
+} from "../testing/log_cluster.ts";
 
 function e(
   origin: string,

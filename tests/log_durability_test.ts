@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { headsKey, LogProc, waitStates, wireProcs } from "./support/log_procs.ts";
+import { headsKey, LogProc, waitStates, wireProcs } from "../testing/log_procs.ts";
 
 const root = mkdtempSync(join(tmpdir(), "log-durability-"));
 const all: LogProc[] = [];

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { Entry } from "../log/entry.ts";
 import { FileLogStore } from "../log/file_store.ts";
 import { StoreError } from "../log/store.ts";
-import { closeAll, converged, startLog, waitFor, wire } from "./support/log_cluster.ts";
+import { closeAll, converged, startLog, waitFor, wire } from "../testing/log_cluster.ts";
 
 const root = mkdtempSync(join(tmpdir(), "log-file-store-"));
 after(() => rmSync(root, { recursive: true, force: true }));

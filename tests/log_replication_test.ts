@@ -16,7 +16,7 @@ import {
   waitFor,
   wanTuning,
   wire,
-} from "./support/log_cluster.ts";
+} from "../testing/log_cluster.ts";
 
 let logs: ReplicatedLog[] = [];
 let extras: Transport[] = [];

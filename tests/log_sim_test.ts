@@ -2,10 +2,10 @@
 // jitter, a partition during writes, a killed node. Deterministic: same seed, same run.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { VirtualClock } from "../transport/virtual_clock.ts";
-import { SimNetwork } from "../transport/sim_network.ts";
+import { VirtualClock } from "../transport/sim/virtual_clock.ts";
+import { SimNetwork } from "../transport/sim/network.ts";
 import { type ReplicatedLog, ReplicatedLog as Log } from "../log/mod.ts";
-import { headsOf, wanTuning } from "./support/log_cluster.ts";
+import { headsOf, wanTuning } from "../testing/log_cluster.ts";
 
 const HOSTS = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"];
 const NAMES = ["n1", "n2", "n3", "n4", "n5"];

@@ -10,10 +10,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { JoinError, Keyring, Memberlist, type MemberlistTuning } from "../memberlist/mod.ts";
-import { encodeMessage } from "../memberlist/messages.ts";
-import { sealPacket } from "../memberlist/packet.ts";
+import { encodeMessage } from "../memberlist/wire/messages.ts";
+import { sealPacket } from "../memberlist/wire/packet.ts";
 import { nodeNetwork } from "../transport/node.ts";
-import { FAST_TUNING } from "./support/fast_tuning.ts";
+import { FAST_TUNING } from "../testing/fast_tuning.ts";
 import type { Transport } from "../transport/types.ts";
 
 const tuning: MemberlistTuning = FAST_TUNING;

@@ -1,14 +1,14 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { CodecError } from "../memberlist/errors.ts";
+import { CodecError } from "../memberlist/wire/errors.ts";
 import {
   decodeMsgpack,
   decodeMsgpackStruct,
   decodeText,
   encodeMsgpack,
   type MsgpackValue,
-} from "../memberlist/msgpack.ts";
+} from "../memberlist/wire/msgpack.ts";
 import {
   bytesToIp,
   decodeMessage,
@@ -17,7 +17,7 @@ import {
   encodeUserMsgHeader,
   ipToBytes,
   type Message,
-} from "../memberlist/messages.ts";
+} from "../memberlist/wire/messages.ts";
 import {
   decodePushNodeState,
   decodePushPullHeader,
@@ -27,10 +27,10 @@ import {
   type PushNodeState,
   pushNodeStateOf,
   readPushNodeStateFast,
-} from "../memberlist/push_state.ts";
-import { decodeCompound, encodeCompound } from "../memberlist/compound.ts";
-import { addCrc, crc32, stripCrc } from "../memberlist/crc.ts";
-import { hex, loadVectors, unhex } from "./support/memberlist_vectors.ts";
+} from "../memberlist/wire/push_state.ts";
+import { decodeCompound, encodeCompound } from "../memberlist/wire/compound.ts";
+import { addCrc, crc32, stripCrc } from "../memberlist/wire/crc.ts";
+import { hex, loadVectors, unhex } from "../testing/memberlist_vectors.ts";
 
 const vectors = loadVectors();
 const te = new TextEncoder();

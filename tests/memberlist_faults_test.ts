@@ -1,15 +1,15 @@
 /**
  * Four memberlist nodes, each in its own process on real loopback sockets, with faults
- * injected inside each process by `faultyNetwork` (transport/fault.ts): loss on every link,
+ * injected inside each process by `faultyNetwork` (transport/sim/fault.ts): loss on every link,
  * and one node's transports paused as by a long GC. Tuning: FAST_TUNING (probe 200 ms,
  * timeout 100 ms, suspicion 3 × probe interval scaled by cluster size, at most 3.6 s here).
- * The processes run tests/support/member_node.ts.
+ * The processes run testing/member_node.ts.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { HostPort } from "../transport/types.ts";
-import { FAST_TUNING } from "./support/fast_tuning.ts";
-import { JsonLineProc, type Msg } from "./support/json_line_proc.ts";
+import { FAST_TUNING } from "../testing/fast_tuning.ts";
+import { JsonLineProc, type Msg } from "../testing/json_line_proc.ts";
 
 interface MemberView {
   name: string;

@@ -1,8 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { CodecError } from "../memberlist/errors.ts";
-import { encryptedLength, Keyring, KeyringError } from "../memberlist/keyring.ts";
-import { loadEncryptedLengths, loadVectors } from "./support/memberlist_vectors.ts";
+import { CodecError } from "../memberlist/wire/errors.ts";
+import { encryptedLength, Keyring, KeyringError } from "../memberlist/wire/keyring.ts";
+import { loadEncryptedLengths, loadVectors } from "../testing/memberlist_vectors.ts";
 
 const vectors = loadVectors();
 const te = new TextEncoder();

@@ -2,15 +2,15 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { createHash } from "node:crypto";
-import { CodecError } from "../memberlist/errors.ts";
+import { CodecError } from "../memberlist/wire/errors.ts";
 import {
   compressMessage,
   decompressMessage,
   lzwCompress,
   lzwDecompress,
-} from "../memberlist/lzw.ts";
-import { encodeMsgpack } from "../memberlist/msgpack.ts";
-import { hex, loadVectors } from "./support/memberlist_vectors.ts";
+} from "../memberlist/wire/lzw.ts";
+import { encodeMsgpack } from "../memberlist/wire/msgpack.ts";
+import { hex, loadVectors } from "../testing/memberlist_vectors.ts";
 
 const vectors = loadVectors();
 const te = new TextEncoder();

@@ -1,15 +1,15 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { CodecError } from "../memberlist/errors.ts";
-import { Keyring } from "../memberlist/keyring.ts";
-import { encodeCompound } from "../memberlist/compound.ts";
-import { addCrc } from "../memberlist/crc.ts";
-import { compressMessage } from "../memberlist/lzw.ts";
-import { labelHeader, removeLabelHeader } from "../memberlist/label.ts";
-import { encodeMessage, type Message } from "../memberlist/messages.ts";
-import { openPacket, type PacketSecurity, sealPacket } from "../memberlist/packet.ts";
-import { hex, loadVectors } from "./support/memberlist_vectors.ts";
+import { CodecError } from "../memberlist/wire/errors.ts";
+import { Keyring } from "../memberlist/wire/keyring.ts";
+import { encodeCompound } from "../memberlist/wire/compound.ts";
+import { addCrc } from "../memberlist/wire/crc.ts";
+import { compressMessage } from "../memberlist/wire/lzw.ts";
+import { labelHeader, removeLabelHeader } from "../memberlist/wire/label.ts";
+import { encodeMessage, type Message } from "../memberlist/wire/messages.ts";
+import { openPacket, type PacketSecurity, sealPacket } from "../memberlist/wire/packet.ts";
+import { hex, loadVectors } from "../testing/memberlist_vectors.ts";
 
 const vectors = loadVectors();
 const te = new TextEncoder();

@@ -9,15 +9,15 @@ import { Awareness } from "../memberlist/awareness.ts";
 import type { MemberlistTuning } from "../memberlist/config.ts";
 import type { Core } from "../memberlist/core.ts";
 import { Counters } from "../memberlist/counters.ts";
-import type { Alive, Message } from "../memberlist/messages.ts";
+import type { Alive, Message } from "../memberlist/wire/messages.ts";
 import { Reconnector } from "../memberlist/reconnect.ts";
 import { MemberTable, NodeStateCode, type StateEnv } from "../memberlist/state.ts";
 import { TimerSet } from "../memberlist/timers.ts";
 import { Tombstones } from "../memberlist/tombstone.ts";
 import { DirectContact } from "../memberlist/accusation.ts";
-import { seededRandom } from "../transport/random.ts";
+import { seededRandom } from "../transport/sim/random.ts";
 import type { HostPort } from "../transport/types.ts";
-import { VirtualClock } from "../transport/virtual_clock.ts";
+import { VirtualClock } from "../transport/sim/virtual_clock.ts";
 import { presets } from "../presets/mod.ts";
 
 const tuning: MemberlistTuning = presets.lan.memberlist;

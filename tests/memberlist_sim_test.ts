@@ -7,19 +7,19 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Memberlist, type MemberlistTuning } from "../memberlist/mod.ts";
-import { SimNetwork } from "../transport/sim_network.ts";
-import { VirtualClock } from "../transport/virtual_clock.ts";
-import { seededRandom } from "../transport/random.ts";
+import { SimNetwork } from "../transport/sim/network.ts";
+import { VirtualClock } from "../transport/sim/virtual_clock.ts";
+import { seededRandom } from "../transport/sim/random.ts";
 import { presets } from "../presets/mod.ts";
-import { MessageType } from "../memberlist/messages.ts";
-import type { PacketSecurity } from "../memberlist/packet.ts";
+import { MessageType } from "../memberlist/wire/messages.ts";
+import type { PacketSecurity } from "../memberlist/wire/packet.ts";
 import {
   encodePushPull,
   MAX_STREAM_BYTES,
   readPushPull,
   readStreamMessage,
   writeStreamMessage,
-} from "../memberlist/stream.ts";
+} from "../memberlist/wire/stream.ts";
 
 const lan: MemberlistTuning = presets.lan.memberlist;
 

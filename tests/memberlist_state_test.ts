@@ -5,8 +5,8 @@ import { MemberTable, NodeStateCode, type StateEnv, toMember } from "../memberli
 import { Awareness } from "../memberlist/awareness.ts";
 import { kRandomNodes } from "../memberlist/sample.ts";
 import type { MemberlistTuning } from "../memberlist/config.ts";
-import type { Alive, Message } from "../memberlist/messages.ts";
-import { VirtualClock } from "../transport/virtual_clock.ts";
+import type { Alive, Message } from "../memberlist/wire/messages.ts";
+import { VirtualClock } from "../transport/sim/virtual_clock.ts";
 
 const tuning: MemberlistTuning = {
   probeIntervalMs: 1000,

@@ -1,13 +1,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { HostPort, Stream } from "../transport/types.ts";
-import { CodecError } from "../memberlist/errors.ts";
-import { Keyring } from "../memberlist/keyring.ts";
-import { compressMessage, lzwCompress } from "../memberlist/lzw.ts";
-import { encodeMsgpack } from "../memberlist/msgpack.ts";
-import { decodeMessageBody, encodeMessage, MessageType } from "../memberlist/messages.ts";
-import type { PushNodeState } from "../memberlist/push_state.ts";
-import type { PacketSecurity } from "../memberlist/packet.ts";
+import { CodecError } from "../memberlist/wire/errors.ts";
+import { Keyring } from "../memberlist/wire/keyring.ts";
+import { compressMessage, lzwCompress } from "../memberlist/wire/lzw.ts";
+import { encodeMsgpack } from "../memberlist/wire/msgpack.ts";
+import { decodeMessageBody, encodeMessage, MessageType } from "../memberlist/wire/messages.ts";
+import type { PushNodeState } from "../memberlist/wire/push_state.ts";
+import type { PacketSecurity } from "../memberlist/wire/packet.ts";
 import {
   compressPushPull,
   encodePushPull,
@@ -18,8 +18,8 @@ import {
   readUserMsg,
   StreamReader,
   writeStreamMessage,
-} from "../memberlist/stream.ts";
-import { loadVectors } from "./support/memberlist_vectors.ts";
+} from "../memberlist/wire/stream.ts";
+import { loadVectors } from "../testing/memberlist_vectors.ts";
 
 const vectors = loadVectors();
 const te = new TextEncoder();

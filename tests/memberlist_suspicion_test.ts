@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { remainingSuspicionTime, Suspicion, suspicionTimeout } from "../memberlist/suspicion.ts";
 import { Awareness } from "../memberlist/awareness.ts";
-import { VirtualClock } from "../transport/virtual_clock.ts";
+import { VirtualClock } from "../transport/sim/virtual_clock.ts";
 
 describe("suspicionTimeout (PROTOCOL §3.3)", () => {
   it("matches the upstream vectors for n = 5..1000", () => {

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ProtocolError, VersionBounds, type Versioned } from "../memberlist/versions.ts";
-import { seededRandom } from "../transport/random.ts";
+import { seededRandom } from "../transport/sim/random.ts";
 
 const m = (name: string, state: number, ...vsn: number[]): Versioned => ({
   name,

@@ -6,8 +6,8 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { isDeno } from "./support/runtime.ts";
-import { repoRoot } from "./support/repo_root.ts";
+import { isDeno } from "../testing/runtime.ts";
+import { repoRoot } from "../testing/repo_root.ts";
 
 const run = promisify(execFile);
 

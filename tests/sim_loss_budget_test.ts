@@ -6,7 +6,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { SimCluster } from "./support/sim_harness.ts";
+import { SimCluster } from "../testing/sim_harness.ts";
 
 describe("simulation: retransmit budget under 50 % loss", () => {
   it("30 nodes, 40 seeds: a join reaches every member within 10 s in all but a few", async () => {

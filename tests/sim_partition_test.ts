@@ -6,7 +6,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { hostOf, LAN, SimCluster } from "./support/sim_harness.ts";
+import { hostOf, LAN, SimCluster } from "../testing/sim_harness.ts";
 
 const N = 20;
 

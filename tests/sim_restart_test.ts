@@ -7,7 +7,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { SimCluster } from "./support/sim_harness.ts";
+import { SimCluster } from "../testing/sim_harness.ts";
 
 const N = 20;
 const half = [...Array(N / 2).keys()].map((i) => i + N / 2);

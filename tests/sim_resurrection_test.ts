@@ -14,8 +14,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { seededRandom } from "../transport/random.ts";
-import { hostOf, LAN, SimCluster } from "./support/sim_harness.ts";
+import { seededRandom } from "../transport/sim/random.ts";
+import { hostOf, LAN, SimCluster } from "../testing/sim_harness.ts";
 
 // SIM_N=4500 runs the scenario at the size of memberlist#312 (14 minutes, 7.4 GB: see the
 // README's "Behaviour beyond hashicorp/memberlist"; scripts/test runs it once, on Deno); the

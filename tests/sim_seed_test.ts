@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { pushPullScale } from "../memberlist/mod.ts";
 import { MemberSeed } from "../memberlist/seed.ts";
-import { LAN, SimCluster } from "./support/sim_harness.ts";
+import { LAN, SimCluster } from "../testing/sim_harness.ts";
 
 describe("simulation: converged start", () => {
   it("starts converged and quiet, and stays converged", async () => {

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import type { Environment } from "../../config.ts";
+import type { Environment } from "../../cluster/config.ts";
 import { presets } from "../../presets/mod.ts";
 import {
   Agent,
@@ -27,8 +27,8 @@ import {
   stopAgents,
   waitAllSee,
   writeAgentConfig,
-} from "../support/chaos_agents.ts";
-import { canCreateNamespaces, createTestbed, type Testbed } from "../support/netns.ts";
+} from "../../testing/chaos_agents.ts";
+import { canCreateNamespaces, createTestbed, type Testbed } from "../../testing/netns.ts";
 
 const HOSTS = 5;
 const NAMES = Array.from({ length: HOSTS }, (_, i) => agentName(i));
@@ -127,7 +127,7 @@ describe("chaos: five CLI agents in network namespaces", { skip }, () => {
       undefined,
       // hosts on a lossy bridge are a LAN. The "local" preset assumes loopback (200 ms probe
       // timeout, retransmit 2) and, with the CPU contended, can lose a refutation race
-      // (bench/false_deaths.ts measures both presets).
+      // (bench/investigations/false_deaths.ts measures both presets).
       "lan",
     );
   });

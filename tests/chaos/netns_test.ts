@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { spawnSync } from "node:child_process";
 import process from "node:process";
-import { EchoFleet, orderedPairs, uniqueTag } from "../support/echo_fleet.ts";
+import { EchoFleet, orderedPairs, uniqueTag } from "../../testing/echo_fleet.ts";
 import {
   canCreateNamespaces,
   cleanupStaleNamespaces,
@@ -15,8 +15,8 @@ import {
   existingNamespaces,
   rootInterfaceExists,
   type Testbed,
-} from "../support/netns.ts";
-import { run } from "../support/netns_exec.ts";
+} from "../../testing/netns.ts";
+import { run } from "../../testing/netns_exec.ts";
 
 const HOSTS = 5;
 const can = await canCreateNamespaces();
