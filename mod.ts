@@ -19,16 +19,16 @@
  *
  * @module
  */
-export { Cluster, cluster } from "./cluster/cluster.ts";
+export { Cluster, cluster } from "./cluster/mod.ts";
 export type {
   ClusterEvents,
   ClusterMember,
   ClusterOptions,
   ClusterStats,
   Logger,
-} from "./cluster/types.ts";
-export { ConfigError, parseClusterConfig } from "./cluster/config.ts";
-export type { ClusterConfig, ConfigIssue, Environment } from "./cluster/config.ts";
+} from "./cluster/mod.ts";
+export { ConfigError, parseClusterConfig } from "./cluster/mod.ts";
+export type { ClusterConfig, ConfigIssue, Environment } from "./cluster/mod.ts";
 export { presets } from "./presets/mod.ts";
 export type { Preset } from "./presets/mod.ts";
 export { Keyring } from "./memberlist/mod.ts";

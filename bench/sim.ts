@@ -44,31 +44,12 @@ import { getHeapStatistics } from "node:v8";
 import process from "node:process";
 import type { MemberlistTuning } from "../memberlist/mod.ts";
 import { LAN, SimCluster, WAN } from "../testing/sim_harness.ts";
-import { serfBytesPerNodePerSec, serfConvergenceMs } from "./sim_model.ts";
+import { serfBytesPerNodePerSec, serfConvergenceMs, type SimResult } from "./sim_model.ts";
 import { renderChart } from "./sim_svg.ts";
 import { mergeResults, resultsPath, runtimeName } from "./results_file.ts";
 import { arg } from "./args.ts";
 
-/** One measured configuration. */
-export interface SimResult {
-  preset: "lan" | "wan";
-  n: number;
-  loss: number;
-  joinMs: number | null;
-  failureMs: number | null;
-  failureDetectMs: number | null;
-  failureSpreadMs: number | null;
-  serfModelMs: number | null;
-  bytesPerNodePerSec: number;
-  serfBytesPerNodePerSec: number;
-  heapBytesPerMember: number | null;
-  bootstrapSimMs: number;
-  bootstrapWallMs: number;
-  wallMsPerSimSecond: number;
-  measureWallMs: number;
-  /** Why this configuration was not run (the other fields are then null or 0). */
-  skipped?: string;
-}
+export type { SimResult } from "./sim_model.ts";
 
 // Heap per known member measured at N = 10,000 (bench/results/sim.json); every node holds
 // every member, so a run needs about N² of these.

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { SimResult } from "./sim.ts";
+import type { SimResult } from "./sim_model.ts";
 
 const COLORS: Record<string, string> = { "0": "#1f77b4", "0.1": "#ff7f0e", "0.5": "#d62728" };
 const W = 460;

@@ -11,7 +11,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Cluster, cluster } from "../cluster/cluster.ts";
+import { type Cluster, cluster } from "../cluster/mod.ts";
 import { FileLogStore } from "../log/mod.ts";
 
 /** Where the demo writes. */

@@ -20,12 +20,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import { cluster } from "../cluster/cluster.ts";
+import { cluster } from "../cluster/mod.ts";
 import { readClusterStanza } from "./config_file.ts";
 import { runDemo } from "./demo.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { type AckMode, FileLogStore } from "../log/mod.ts";
-import { parseHostPort } from "../transport/address.ts";
+import { parseHostPort } from "../transport/mod.ts";
 
 const DEFAULT_CONTROL = "127.0.0.1:3321";
 

@@ -10,8 +10,8 @@ import * as v from "valibot";
 import { isIP } from "node:net";
 import { ConfigError, type ConfigIssue } from "../errors/mod.ts";
 import { parseAutojoin } from "../discovery/mod.ts";
-import { AddressError, formatHostPort, parseHostPort } from "../transport/address.ts";
-import type { HostPort } from "../transport/types.ts";
+import { AddressError, formatHostPort, parseHostPort } from "../transport/mod.ts";
+import type { HostPort } from "../transport/mod.ts";
 
 export { ConfigError, type ConfigIssue };
 

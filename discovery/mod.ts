@@ -66,7 +66,7 @@ export {
 } from "./nats_options.ts";
 export { NatsDiscoveryError, type NatsDiscoveryErrorCode } from "./nats_connect.ts";
 export { ConfigError, type ConfigIssue } from "../errors/mod.ts";
-export type { Clock, HostPort, TimerHandle } from "../transport/types.ts";
+export type { Clock, HostPort, TimerHandle } from "../transport/mod.ts";
 
 registerDiscovery("nats", natsDiscoveryFactory);
 registerDiscovery("static", staticDiscoveryFactory);

@@ -15,8 +15,8 @@
  * @module
  */
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
-import { formatHostPort } from "../transport/address.ts";
-import type { HostPort } from "../transport/types.ts";
+import { formatHostPort } from "../transport/mod.ts";
+import type { HostPort } from "../transport/mod.ts";
 import { assertTransportAvailable, openNatsConnection } from "./nats_connect.ts";
 import { decodeAnnouncement, encodeAnnouncement, natsSubjects } from "./nats_messages.ts";
 import type { NatsSubjects } from "./nats_messages.ts";

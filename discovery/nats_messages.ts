@@ -13,8 +13,8 @@
  * @module
  */
 import * as v from "valibot";
-import { formatHostPort, parseHostPort } from "../transport/address.ts";
-import type { HostPort } from "../transport/types.ts";
+import { formatHostPort, parseHostPort } from "../transport/mod.ts";
+import type { HostPort } from "../transport/mod.ts";
 
 /** Largest payload accepted; real announcements are well under 1 KiB. */
 export const MAX_MESSAGE_BYTES: number = 4096;

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { formatHostPort } from "../transport/address.ts";
-import type { Clock, HostPort } from "../transport/types.ts";
+import { formatHostPort } from "../transport/mod.ts";
+import type { Clock, HostPort } from "../transport/mod.ts";
 import type { Discovery, DiscoveryLogger } from "./types.ts";
-import { systemClock } from "../transport/clock.ts";
+import { systemClock } from "../transport/mod.ts";
 
 /** What {@link discoverPeers} needs besides the discovery. */
 export interface DiscoverPeersOptions {

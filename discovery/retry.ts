@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Clock } from "../transport/types.ts";
+import type { Clock } from "../transport/mod.ts";
 
 /** Capped exponential backoff parameters. */
 export interface BackoffOptions {

@@ -12,8 +12,8 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import * as v from "valibot";
-import { formatHostPort, parseHostPort } from "../transport/address.ts";
-import type { HostPort } from "../transport/types.ts";
+import { formatHostPort, parseHostPort } from "../transport/mod.ts";
+import type { HostPort } from "../transport/mod.ts";
 import { parseWithSchema } from "./config_issues.ts";
 import { backoffDelay, sleep } from "./retry.ts";
 import type { Discovery, DiscoveryContext, DiscoveryFactory } from "./types.ts";

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Clock, HostPort } from "../transport/types.ts";
+import type { Clock, HostPort } from "../transport/mod.ts";
 
 /**
  * Where a discovery writes what it is doing. Status changes of the medium (lost, back,

@@ -48,8 +48,8 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { systemClock } from "../transport/clock.ts";
-import type { Clock, TimerHandle } from "../transport/types.ts";
+import { systemClock } from "../transport/mod.ts";
+import type { Clock, TimerHandle } from "../transport/mod.ts";
 import type { Entry } from "./entry.ts";
 import {
   baseRecord,

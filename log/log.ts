@@ -17,8 +17,8 @@
  *
  * @module
  */
-import { systemClock } from "../transport/clock.ts";
-import type { Clock, HostPort, Network } from "../transport/types.ts";
+import { systemClock } from "../transport/mod.ts";
+import type { Clock, HostPort, Network } from "../transport/mod.ts";
 import { type AppendOptions, type AppendResult, LogClosedError, type ReadOptions } from "./api.ts";
 import { LwwState, ReplicatedCache } from "./cache.ts";
 import { type Entry, validateEntry } from "./entry.ts";

@@ -61,4 +61,4 @@ export type {
   StreamHandler,
   TimerHandle,
   Transport,
-} from "../transport/types.ts";
+} from "../transport/mod.ts";

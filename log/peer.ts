@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Clock, Stream, TimerHandle } from "../transport/types.ts";
+import type { Clock, Stream, TimerHandle } from "../transport/mod.ts";
 import { DecodeError } from "./binary.ts";
 import { type Entry, ENTRY_BODY_OVERHEAD } from "./entry.ts";
 import { type FrameCache, packFrame } from "./frame_cache.ts";

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Clock, TimerHandle } from "../transport/types.ts";
+import type { Clock, TimerHandle } from "../transport/mod.ts";
 
 /** A quorum append did not reach a majority in time (the entry stays appended locally). */
 export class QuorumError extends Error {

@@ -9,14 +9,7 @@
  *
  * @module
  */
-import type {
-  Clock,
-  HostPort,
-  Network,
-  Stream,
-  TimerHandle,
-  Transport,
-} from "../transport/types.ts";
+import type { Clock, HostPort, Network, Stream, TimerHandle, Transport } from "../transport/mod.ts";
 import { FrameCache } from "./frame_cache.ts";
 import { PeerSession, type ReplicaData, type SessionHost } from "./peer.ts";
 import { QuorumTracker } from "./quorum.ts";

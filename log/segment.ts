@@ -12,7 +12,7 @@
  * @module
  */
 import { ByteReader, ByteWriter, DecodeError } from "./binary.ts";
-import { crc32 } from "../transport/crc32.ts";
+import { crc32 } from "../transport/mod.ts";
 import { type Entry, readEntryFrom, writeEntryTo } from "./entry.ts";
 
 /** Record types. */

@@ -21,10 +21,10 @@
  *
  * @module
  */
-import type { Clock } from "../transport/types.ts";
+import type { Clock } from "../transport/mod.ts";
 import type { MemberlistTuning } from "./config.ts";
 import type { NodeRecord } from "./member.ts";
-import type { Alive, Message } from "./wire/messages.ts";
+import type { Alive, Message } from "./wire/mod.ts";
 
 /** What direct contact needs from the member table's environment. */
 export interface ContactEnv {

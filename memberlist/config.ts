@@ -2,12 +2,12 @@
  * Tuning knobs and public option types of the membership layer.
  *
  * The field set mirrors hashicorp/memberlist's Config timings so the presets can copy
- * DefaultLocal/LAN/WANConfig one to one (PROTOCOL.md §1.1).
+ * DefaultLocal/LAN/WANConfig one to one (docs/PROTOCOL.md §1.1).
  *
  * @module
  */
-import type { Clock, HostPort, Network } from "../transport/types.ts";
-import type { Keyring } from "./wire/keyring.ts";
+import type { Clock, HostPort, Network } from "../transport/mod.ts";
+import type { Keyring } from "./wire/mod.ts";
 
 /**
  * The memberlist part of a preset; values equal hashicorp DefaultLocal/LAN/WANConfig.

@@ -4,12 +4,12 @@
  *
  * @module
  */
-import type { Clock, HostPort, Transport } from "../transport/types.ts";
+import type { Clock, HostPort, Transport } from "../transport/mod.ts";
 import type { Awareness } from "./awareness.ts";
 import type { DeliveryEstimate } from "./delivery.ts";
 import type { MemberlistDelegate, MemberlistLogger, MemberlistTuning } from "./config.ts";
 import type { Counters } from "./counters.ts";
-import type { PacketSecurity } from "./wire/packet.ts";
+import type { PacketSecurity } from "./wire/mod.ts";
 import type { TransmitLimitedQueue } from "./queue.ts";
 import type { MemberTable } from "./state.ts";
 import type { TimerSet } from "./timers.ts";

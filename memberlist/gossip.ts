@@ -1,7 +1,7 @@
 /**
  * Dissemination: every gossip interval, send queued broadcasts to a few random peers
  * (alive, suspect, or dead for less than gossipToTheDead so they may still refute), and
- * the periodic push/pull loop whose interval grows with the cluster (PROTOCOL.md §3.5).
+ * the periodic push/pull loop whose interval grows with the cluster (docs/PROTOCOL.md §3.5).
  *
  * @module
  */

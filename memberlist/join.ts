@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { parseHostPort } from "../transport/address.ts";
-import type { HostPort } from "../transport/types.ts";
+import { parseHostPort } from "../transport/mod.ts";
+import type { HostPort } from "../transport/mod.ts";
 import { type Core, errorText } from "./core.ts";
 import type { StreamService } from "./push_pull.ts";
 import { NodeStateCode } from "./state.ts";

@@ -3,10 +3,10 @@
  *
  * @module
  */
-import type { HostPort } from "../transport/types.ts";
+import type { HostPort } from "../transport/mod.ts";
 import type { Member, MemberState } from "./config.ts";
-import { bytesToIp } from "./wire/ip.ts";
-import { sharedBytes } from "./wire/shared_bytes.ts";
+import { bytesToIp } from "./wire/mod.ts";
+import { sharedBytes } from "./wire/mod.ts";
 
 /** Numeric node states as in push/pull (`State` field). */
 export const NodeStateCode: {

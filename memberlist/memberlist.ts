@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { systemClock } from "../transport/clock.ts";
-import type { HostPort, Stream, Transport } from "../transport/types.ts";
+import { systemClock } from "../transport/mod.ts";
+import type { HostPort, Stream, Transport } from "../transport/mod.ts";
 import { Awareness } from "./awareness.ts";
 import { DeliveryEstimate } from "./delivery.ts";
 import {
@@ -24,10 +24,10 @@ import { errorText } from "./core.ts";
 import { Counters } from "./counters.ts";
 import { startGossip, startPushPull } from "./gossip.ts";
 import { joinCluster, type JoinResult } from "./join.ts";
-import { bytesToIp, ipToBytes } from "./wire/messages.ts";
-import type { PacketSecurity } from "./wire/packet.ts";
+import { bytesToIp, ipToBytes } from "./wire/mod.ts";
+import type { PacketSecurity } from "./wire/mod.ts";
 import { Receiver } from "./receive.ts";
-import { labelBytes } from "./wire/label.ts";
+import { labelBytes } from "./wire/mod.ts";
 import { Prober } from "./probe.ts";
 import { StreamService } from "./push_pull.ts";
 import { TransmitLimitedQueue } from "./queue.ts";
@@ -35,7 +35,7 @@ import { PacketSender } from "./send.ts";
 import { MemberTable, type NodeRecord, NodeStateCode, recordAddress, toMember } from "./state.ts";
 import { TimerSet } from "./timers.ts";
 import { Reconnector } from "./reconnect.ts";
-import { encodeMessage } from "./wire/messages.ts";
+import { encodeMessage } from "./wire/mod.ts";
 import { pickAdvertiseHost } from "./advertise.ts";
 import { type MemberSeed, plantSeed } from "./seed.ts";
 

@@ -63,7 +63,7 @@ export type {
   StreamHandler,
   TimerHandle,
   Transport,
-} from "../transport/types.ts";
+} from "../transport/mod.ts";
 export type { MemberlistEvents } from "./memberlist.ts";
 export type {
   Member,
@@ -80,10 +80,10 @@ export { JoinError } from "./join.ts";
 export type { JoinFailure, JoinResult } from "./join.ts";
 export { RemoteError } from "./push_pull.ts";
 export { ProtocolError } from "./versions.ts";
-export { CodecError } from "./wire/errors.ts";
-export { Keyring, KeyringError } from "./wire/keyring.ts";
-export type { EncryptionVersion } from "./wire/keyring.ts";
-export { MessageType } from "./wire/messages.ts";
+export { CodecError } from "./wire/mod.ts";
+export { Keyring, KeyringError } from "./wire/mod.ts";
+export type { EncryptionVersion } from "./wire/mod.ts";
+export { MessageType } from "./wire/mod.ts";
 export { suspicionTimeout } from "./suspicion.ts";
 export { retransmitLimit } from "./queue.ts";
 export { pushPullScale } from "./gossip.ts";

@@ -1,14 +1,14 @@
 /**
- * Failure detection: the SWIM probe cycle with Lifeguard's changes (PROTOCOL.md §3.1–3.2):
+ * Failure detection: the SWIM probe cycle with Lifeguard's changes (docs/PROTOCOL.md §3.1–3.2):
  * direct ping, indirect pings through relays (with nacks), the TCP fallback ping, the
  * buddy ping+suspect compound, awareness deltas, and the ping / indirect-ping / ack / nack
  * handlers that answer other nodes.
  *
  * @module
  */
-import type { HostPort } from "../transport/types.ts";
+import type { HostPort } from "../transport/mod.ts";
 import type { Core } from "./core.ts";
-import { bytesToIp, encodeMessage, type IndirectPing, type Ping } from "./wire/messages.ts";
+import { bytesToIp, encodeMessage, type IndirectPing, type Ping } from "./wire/mod.ts";
 import { kRandomNodes } from "./sample.ts";
 import type { PacketSender } from "./send.ts";
 import { type NodeRecord, NodeStateCode, recordAddress } from "./state.ts";

@@ -1,16 +1,16 @@
 /**
- * The stream side of memberlist (PROTOCOL.md §2.6): push/pull state exchange and merge
+ * The stream side of memberlist (docs/PROTOCOL.md §2.6): push/pull state exchange and merge
  * (join and anti-entropy), the TCP fallback ping, reliable user messages, and the inbound
  * stream dispatcher. Every stream gets a TCPTimeout deadline.
  *
  * @module
  */
-import type { HostPort, Stream } from "../transport/types.ts";
+import type { HostPort, Stream } from "../transport/mod.ts";
 import { MAX_PUSH_PULL_REQUESTS, MAX_STREAM_BYTES } from "./config.ts";
 import { type Core, errorText } from "./core.ts";
-import { CodecError } from "./wire/errors.ts";
-import { decodeMessageBody, encodeMessage, MessageType, type Ping } from "./wire/messages.ts";
-import type { PushNodeState, UnchangedAlive } from "./wire/push_state.ts";
+import { CodecError } from "./wire/mod.ts";
+import { decodeMessageBody, encodeMessage, MessageType, type Ping } from "./wire/mod.ts";
+import type { PushNodeState, UnchangedAlive } from "./wire/mod.ts";
 import {
   compressPushPull,
   encodePushPull,
@@ -19,7 +19,7 @@ import {
   readStreamMessage,
   readUserMsg,
   writeStreamMessage,
-} from "./wire/stream.ts";
+} from "./wire/mod.ts";
 import { NodeStateCode } from "./state.ts";
 import { EMPTY, sameBytes } from "./member.ts";
 import { ProtocolError, VersionBounds } from "./versions.ts";

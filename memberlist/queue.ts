@@ -1,7 +1,7 @@
 /**
  * The transmit-limited broadcast queue: every state change is piggybacked on gossip and
  * probe packets a bounded number of times, enough to reach everyone with high probability
- * (memberlist TransmitLimitedQueue, PROTOCOL.md §3.5).
+ * (memberlist TransmitLimitedQueue, docs/PROTOCOL.md §3.5).
  *
  * @module
  */

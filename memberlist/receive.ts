@@ -5,11 +5,11 @@
  *
  * @module
  */
-import type { HostPort } from "../transport/types.ts";
+import type { HostPort } from "../transport/mod.ts";
 import { type Core, errorText } from "./core.ts";
-import type { Message } from "./wire/messages.ts";
-import { type OpenedPacket, openPacket } from "./wire/packet.ts";
-import { isPlain, openPlain } from "./wire/plain_packet.ts";
+import type { Message } from "./wire/mod.ts";
+import { type OpenedPacket, openPacket } from "./wire/mod.ts";
+import { isPlain, openPlain } from "./wire/mod.ts";
 import type { Prober } from "./probe.ts";
 import { isRejection } from "./push_pull.ts";
 

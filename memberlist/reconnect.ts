@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { HostPort } from "../transport/types.ts";
+import type { HostPort } from "../transport/mod.ts";
 import type { Core } from "./core.ts";
 import { type NodeRecord, NodeStateCode } from "./state.ts";
 import { DEFAULT_RECONNECT_INTERVAL_MS, DEFAULT_RECONNECT_TIMEOUT_MS } from "./config.ts";

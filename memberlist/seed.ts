@@ -11,9 +11,9 @@
  *
  * @module
  */
-import type { HostPort } from "../transport/types.ts";
-import { ipToBytes } from "./wire/ip.ts";
-import { decodeText } from "./wire/msgpack.ts";
+import type { HostPort } from "../transport/mod.ts";
+import { ipToBytes } from "./wire/mod.ts";
+import { decodeText } from "./wire/mod.ts";
 import { EMPTY, internAddr, internVsn, type NodeRecord, NodeStateCode } from "./member.ts";
 import type { MemberTable } from "./state.ts";
 import { shuffle } from "./sample.ts";

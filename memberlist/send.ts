@@ -4,12 +4,12 @@
  *
  * @module
  */
-import type { HostPort } from "../transport/types.ts";
-import { encodeCompound } from "./wire/compound.ts";
+import type { HostPort } from "../transport/mod.ts";
+import { encodeCompound } from "./wire/mod.ts";
 import { type Core, encryptOverhead, errorText, labelOverhead } from "./core.ts";
 import { TYPE_NAMES } from "./counters.ts";
-import { sealPacket } from "./wire/packet.ts";
-import { isPlain, sealPlain } from "./wire/plain_packet.ts";
+import { sealPacket } from "./wire/mod.ts";
+import { isPlain, sealPlain } from "./wire/mod.ts";
 import type { NodeRecord } from "./state.ts";
 
 /** Per-part overhead inside a compound (its u16 length). */

@@ -1,6 +1,6 @@
 /**
  * The member table and its state machine: alive / suspect / dead / left handling with
- * incarnation rules, refutation, dead-node reclaim and reaping (PROTOCOL.md §3.4), as
+ * incarnation rules, refutation, dead-node reclaim and reaping (docs/PROTOCOL.md §3.4), as
  * hashicorp/memberlist's aliveNode / suspectNode / deadNode do it.
  *
  * The table knows nothing about sockets: it broadcasts and emits events through
@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Clock, HostPort } from "../transport/types.ts";
+import type { Clock, HostPort } from "../transport/mod.ts";
 import type { Awareness } from "./awareness.ts";
 import {
   EMPTY,
@@ -21,7 +21,7 @@ import {
   sameBytes,
   ZERO_VSN,
 } from "./member.ts";
-import type { Alive, Dead, Message, Suspect } from "./wire/messages.ts";
+import type { Alive, Dead, Message, Suspect } from "./wire/mod.ts";
 import { Suspicion, suspicionTimeout } from "./suspicion.ts";
 import { Tombstones } from "./tombstone.ts";
 import { shuffle } from "./sample.ts";

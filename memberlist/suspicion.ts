@@ -3,11 +3,11 @@
  * members confirm the suspicion, so a truly failed node is declared dead quickly while a
  * node suspected by a single (possibly sick) prober gets time to refute.
  *
- * Formulas follow hashicorp/memberlist (PROTOCOL.md §3.3).
+ * Formulas follow hashicorp/memberlist (docs/PROTOCOL.md §3.3).
  *
  * @module
  */
-import type { Clock, TimerHandle } from "../transport/types.ts";
+import type { Clock, TimerHandle } from "../transport/mod.ts";
 
 /**
  * Minimum suspicion timeout in ms: `mult × max(1, log10(max(1, n))) × interval`, with the node

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Clock, TimerHandle } from "../transport/types.ts";
+import type { Clock, TimerHandle } from "../transport/mod.ts";
 
 /**
  * A set of timers that can be cleared together.

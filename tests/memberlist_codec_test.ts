@@ -63,7 +63,7 @@ function vec(name: string): Uint8Array {
   return v;
 }
 
-/** The structs the vectors were generated from (PROTOCOL.md §2.10). */
+/** The structs the vectors were generated from (docs/PROTOCOL.md §2.10). */
 const expected: Record<string, Message> = {
   ping_full: {
     type: "ping",

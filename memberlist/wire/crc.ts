@@ -6,7 +6,7 @@
  */
 import { CodecError } from "./errors.ts";
 import { MessageType } from "./messages.ts";
-import { crc32 } from "../../transport/crc32.ts";
+import { crc32 } from "../../transport/mod.ts";
 
 export { crc32 };
 

@@ -13,20 +13,11 @@
  * @module
  */
 import { CodecError } from "./errors.ts";
-import { MAX_MSGPACK_DEPTH } from "./msgpack_decode.ts";
+import { MAX_MSGPACK_DEPTH, type MsgpackValue } from "./msgpack_decode.ts";
 
 export { decodeMsgpack, decodeText, MAX_MSGPACK_DEPTH } from "./msgpack_decode.ts";
+export type { MsgpackValue } from "./msgpack_decode.ts";
 export { decodeMsgpackStruct, StructFields } from "./msgpack_struct.ts";
-
-/** A value the codec can encode, or the decoder returns (str and bin decode to bytes). */
-export type MsgpackValue =
-  | null
-  | boolean
-  | number
-  | string
-  | Uint8Array
-  | MsgpackValue[]
-  | { [key: string]: MsgpackValue };
 
 const textEncoder = new TextEncoder();
 

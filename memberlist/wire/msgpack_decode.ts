@@ -7,7 +7,16 @@
  * @module
  */
 import { CodecError } from "./errors.ts";
-import type { MsgpackValue } from "./msgpack.ts";
+
+/** A value the codec can encode, or the decoder returns (str and bin decode to bytes). */
+export type MsgpackValue =
+  | null
+  | boolean
+  | number
+  | string
+  | Uint8Array
+  | MsgpackValue[]
+  | { [key: string]: MsgpackValue };
 
 /** Nesting deeper than this is rejected; memberlist messages are one level deep. */
 export const MAX_MSGPACK_DEPTH: number = 64;

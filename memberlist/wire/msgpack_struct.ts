@@ -5,8 +5,14 @@
  * @module
  */
 import { CodecError } from "./errors.ts";
-import type { MsgpackValue } from "./msgpack.ts";
-import { Cursor, need, readKey, readMapKey, readValue } from "./msgpack_decode.ts";
+import {
+  Cursor,
+  type MsgpackValue,
+  need,
+  readKey,
+  readMapKey,
+  readValue,
+} from "./msgpack_decode.ts";
 import { MAX_SHARED_LENGTH, sharedBytes } from "./shared_bytes.ts";
 
 /**

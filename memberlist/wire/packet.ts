@@ -1,5 +1,5 @@
 /**
- * The UDP packet pipeline of memberlist (PROTOCOL.md §2.5).
+ * The UDP packet pipeline of memberlist (docs/PROTOCOL.md §2.5).
  *
  * Send: payload -> compress (only if smaller) -> CRC -> encrypt -> label header.
  * Receive: label check -> decrypt -> CRC check -> expand compound (7) and compress (9)

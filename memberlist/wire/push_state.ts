@@ -1,5 +1,5 @@
 /**
- * The push/pull codec: the header and the node states a push/pull carries (PROTOCOL.md §2),
+ * The push/pull codec: the header and the node states a push/pull carries (docs/PROTOCOL.md §2),
  * written straight into one buffer and read field by field, since a large cluster's push/pull
  * carries one state per member, thousands at a time.
  *

@@ -1,12 +1,12 @@
 /**
- * memberlist's TCP stream forms (PROTOCOL.md §2.6). A stream carries, after an optional label
+ * memberlist's TCP stream forms (docs/PROTOCOL.md §2.6). A stream carries, after an optional label
  * header written by the dialer, one of: `[type][msgpack…]`, `[9][msgpack compress{…}]` whose
  * output is again `[type][msgpack…]`, or `[10][u32 BE length][encrypted]` whose plaintext is
  * one of the first two. There is no outer length for plaintext, so reading is incremental.
  *
  * @module
  */
-import type { Stream } from "../../transport/types.ts";
+import type { Stream } from "../../transport/mod.ts";
 import { CodecError } from "./errors.ts";
 import { encryptedLength } from "./keyring.ts";
 import { LABEL_MAX_SIZE, labelBytes, labelHeader } from "./label.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Stream } from "../../transport/types.ts";
+import type { Stream } from "../../transport/mod.ts";
 import { CodecError } from "./errors.ts";
 import {
   decodeMsgpack,

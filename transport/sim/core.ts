@@ -9,8 +9,7 @@
  */
 import { ByteSlab } from "./slab.ts";
 import { DEFAULT_LINK, type LinkConfig, resolveLink } from "./link.ts";
-import type { SimTransport } from "./transport.ts";
-import type { HostPort } from "../types.ts";
+import type { HostPort, PacketHandler, Stream } from "../types.ts";
 import { TimelineEntry, type VirtualClock } from "./virtual_clock.ts";
 
 /** Why packets were dropped. */
@@ -63,12 +62,28 @@ export interface SimStats {
   streamBytesDelivered: number;
 }
 
+/**
+ * What the core needs of a bound port. SimTransport implements it; the core names only this
+ * interface, so the transport can depend on the core and not the other way round.
+ */
+export interface SimPort {
+  readonly host: HostState;
+  readonly address: HostPort;
+  readonly packets: boolean;
+  readonly closed: boolean;
+  readonly packetHandler: PacketHandler | null;
+  /** An inbound connection arrived (a SimStream). */
+  accept(stream: Stream): void;
+  /** The host was killed: drop everything without a goodbye. */
+  kill(): void;
+}
+
 /** One simulated host: its ports, partition group, pause and link overrides. */
 export class HostState {
   /** Host name, e.g. "10.0.0.1". */
   readonly name: string;
   /** Bound transports by port. */
-  readonly ports: Map<number, SimTransport> = new Map();
+  readonly ports: Map<number, SimPort> = new Map();
   /** Partition group; hosts talk only within one group. */
   group: number = 0;
   /** The host neither sends nor processes anything before this time. */
@@ -230,8 +245,8 @@ export class SimCore {
     return t;
   }
 
-  /** The packet path of {@link SimTransport.sendPacket}. */
-  sendPacket(source: SimTransport, to: HostPort, bytes: Uint8Array): void {
+  /** The packet path of a port's `sendPacket`. */
+  sendPacket(source: SimPort, to: HostPort, bytes: Uint8Array): void {
     const stats = this.stats;
     stats.packetsSent++;
     stats.bytesSent += bytes.byteLength;
