@@ -116,3 +116,31 @@ export function safeIp(b: Uint8Array): string {
 export function recordAddress(rec: NodeRecord): HostPort {
   return { host: rec.host, port: rec.port };
 }
+
+/**
+ * True when an alive about `rec` (another member) with these values would change nothing: the
+ * member is alive at this incarnation or a later one, at this address and port, with these
+ * versions (valid ones). MemberTable.aliveNode (state.ts) returns without effect on such a message.
+ * The address and versions are given as they lie in `buf`, so a decoder can ask before it
+ * copies them.
+ */
+export function aliveChangesNothing(
+  rec: NodeRecord,
+  incarnation: number,
+  port: number,
+  buf: Uint8Array,
+  addrAt: number,
+  addrLen: number,
+  vsnAt: number,
+  vsnLen: number,
+): boolean {
+  if (rec.state !== NodeStateCode.alive || incarnation > rec.incarnation || rec.port !== port) {
+    return false;
+  }
+  const addr = rec.addr;
+  const vsn = rec.vsn;
+  if (addr.length !== addrLen || vsn.length !== vsnLen || vsnLen < 3) return false;
+  for (let i = 0; i < addrLen; i++) if (addr[i] !== buf[addrAt + i]) return false;
+  for (let i = 0; i < vsnLen; i++) if (vsn[i] !== buf[vsnAt + i]) return false;
+  return vsn[0] !== 0 && vsn[1] !== 0 && vsn[0] <= vsn[1]; // else aliveNode warns
+}

@@ -8,9 +8,9 @@
  *
  * @module
  */
-import type { Clock, HostPort } from "../transport/mod.ts";
-import type { Awareness } from "./awareness.ts";
+import type { HostPort } from "../transport/mod.ts";
 import {
+  aliveChangesNothing,
   EMPTY,
   internAddr,
   internMeta,
@@ -26,38 +26,10 @@ import { Suspicion, suspicionTimeout } from "./suspicion.ts";
 import { Tombstones } from "./tombstone.ts";
 import { shuffle } from "./sample.ts";
 import { aliveAbout, DirectContact } from "./accusation.ts";
-import { DEFAULT_RECONNECT_TIMEOUT_MS, type MemberlistTuning } from "./config.ts";
+import { DEFAULT_RECONNECT_TIMEOUT_MS } from "./config.ts";
+import type { StateEnv } from "./state_env.ts";
 
-/** What the table needs from its owner. */
-export interface StateEnv {
-  /** Time and timers. */
-  readonly clock: Clock;
-  /** Our own name. */
-  readonly name: string;
-  /** Timings. */
-  readonly tuning: MemberlistTuning;
-  /** Local health (refutations raise it). */
-  readonly awareness: Awareness;
-  /** Uniform [0, 1). */
-  random(): number;
-  /** Encodes and queues a named broadcast about `node`. */
-  broadcast(node: string, msg: Message, onFinished?: () => void): void;
-  /** A state transition to report. */
-  emit(event: "join" | "update" | "suspect" | "dead" | "left", rec: NodeRecord): void;
-  /** Warning sink. */
-  warn(msg: string, data?: object): void;
-  /** Called after every refutation (for counters). */
-  onRefute?(): void;
-  /** Called when a suspicion timed out with fewer confirmations than wanted. */
-  onDegradedTimeout?(): void;
-  /**
-   * Sends a message straight to a member's address: an accusation to a member announcing a
-   * stale alive, or our current alive to a member accusing us (see accusation.ts).
-   */
-  sendDirect?(addr: Uint8Array, port: number, msg: Message): void;
-  /** Pings `node`; an alive reviving a dead or reaped member is believed only if it answers. */
-  verify?(addr: Uint8Array, port: number, node: string, done: (ok: boolean) => void): void;
-}
+export type { StateEnv } from "./state_env.ts";
 
 /**
  * Known nodes (including self) and the rules that change their state.
@@ -149,11 +121,9 @@ export class MemberTable {
   }
 
   /**
-   * True when an alive with these values, its address and versions given as they lie in
-   * `buf`, would change nothing: the member is known, alive, at this incarnation or a later
-   * one, at this address and port, with these versions (valid ones), and is not us. The
-   * {@link aliveNode} of such a message returns without effect, so push/pull merges drop
-   * these states while decoding them: nearly all of them in a quiet cluster.
+   * True when an alive with these values (address and versions as they lie in `buf`) would
+   * change nothing; see {@link aliveChangesNothing}. Push/pull merges drop such states while
+   * decoding them: nearly all of them in a quiet cluster.
    */
   holdsAlive(
     name: string,
@@ -165,19 +135,10 @@ export class MemberTable {
     vsnAt: number,
     vsnLen: number,
   ): boolean {
+    if (name === this.env.name) return false;
     const rec = this.byName.get(name);
-    if (
-      rec === undefined || rec.state !== NodeStateCode.alive || incarnation > rec.incarnation ||
-      rec.port !== port || name === this.env.name
-    ) {
-      return false;
-    }
-    const addr = rec.addr;
-    const vsn = rec.vsn;
-    if (addr.length !== addrLen || vsn.length !== vsnLen || vsnLen < 3) return false;
-    for (let i = 0; i < addrLen; i++) if (addr[i] !== buf[addrAt + i]) return false;
-    for (let i = 0; i < vsnLen; i++) if (vsn[i] !== buf[vsnAt + i]) return false;
-    return vsn[0] !== 0 && vsn[1] !== 0 && vsn[0] <= vsn[1]; // else aliveNode warns
+    return rec !== undefined &&
+      aliveChangesNothing(rec, incarnation, port, buf, addrAt, addrLen, vsnAt, vsnLen);
   }
 
   /**
