@@ -15,7 +15,7 @@ import { labelHeader } from "../memberlist/wire/label.ts";
 import { compressMessage } from "../memberlist/wire/lzw.ts";
 import { encodeMessage, type Message } from "../memberlist/wire/messages.ts";
 import type { PushNodeState } from "../memberlist/wire/push_state.ts";
-import { sealPlain } from "../memberlist/wire/plain_packet.ts";
+import { sealPlain } from "../memberlist/wire/packet.ts";
 import { encodePushPull, encodeStreamUserMsg } from "../memberlist/wire/stream.ts";
 import type { Entry } from "../log/entry.ts";
 import { deflate, encodeFrame, FrameType } from "../log/frames.ts";

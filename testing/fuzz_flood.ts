@@ -12,7 +12,7 @@ import { connect } from "node:net";
 import process from "node:process";
 import fc from "fast-check";
 import { Memberlist, type MemberlistTuning } from "../memberlist/mod.ts";
-import { openPlain } from "../memberlist/wire/plain_packet.ts";
+import { openPlain } from "../memberlist/wire/packet.ts";
 import { nodeNetwork } from "../transport/node.ts";
 import { fuzzInput, plainPacketArb, plainStreamArb } from "./fuzz_arbitraries.ts";
 import { FAST_TUNING } from "./fast_tuning.ts";

@@ -23,7 +23,7 @@ import {
 } from "../memberlist/wire/lzw.ts";
 import { decodeMessage } from "../memberlist/wire/messages.ts";
 import { decodeMsgpack } from "../memberlist/wire/msgpack.ts";
-import { openPlain } from "../memberlist/wire/plain_packet.ts";
+import { openPlain } from "../memberlist/wire/packet.ts";
 import type { PacketSecurity } from "../memberlist/wire/packet.ts";
 import { DecodeError } from "../log/binary.ts";
 import { decodeEntry, encodeEntry, ENTRY_BODY_OVERHEAD } from "../log/entry.ts";

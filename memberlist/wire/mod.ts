@@ -30,8 +30,15 @@ export {
   type Suspect,
 } from "./messages.ts";
 export { decodeText } from "./msgpack.ts";
-export { type OpenedPacket, openPacket, type PacketSecurity, sealPacket } from "./packet.ts";
-export { isPlain, openPlain, sealPlain } from "./plain_packet.ts";
+export {
+  isPlain,
+  type OpenedPacket,
+  openPacket,
+  openPlain,
+  type PacketSecurity,
+  sealPacket,
+  sealPlain,
+} from "./packet.ts";
 export type { PushNodeState, UnchangedAlive } from "./push_state.ts";
 export { sharedBytes } from "./shared_bytes.ts";
 export {

@@ -5,6 +5,11 @@
  * Receive: label check -> decrypt -> CRC check -> expand compound (7) and compress (9)
  * envelopes recursively into plain messages.
  *
+ * Everything but the encryption step is synchronous, and {@link sealPlain} / {@link openPlain}
+ * are the pipeline without it: a packet handled in the same turn it arrives keeps
+ * virtual-clock simulations exact (no promise continuation drifting past later timers) and
+ * saves a promise per packet. Only encrypted traffic takes the async path.
+ *
  * @module
  */
 import { decodeCompound } from "./compound.ts";
@@ -58,6 +63,30 @@ export interface OpenedPacket {
   truncated: number;
 }
 
+/** True when {@link sealPlain} / {@link openPlain} can handle this configuration. */
+export function isPlain(sec: PacketSecurity): boolean {
+  return sec.keyring === undefined;
+}
+
+// compress (only if smaller), then CRC: the steps before encryption.
+function compressAndCrc(payload: Uint8Array, opts: SealOptions): Uint8Array {
+  let buf = payload;
+  if (opts.compress) {
+    const c = compressMessage(buf);
+    if (c.length < buf.length) buf = c;
+  }
+  return opts.crc ? addCrc(buf) : buf;
+}
+
+function withLabel(buf: Uint8Array, label: string | undefined): Uint8Array {
+  const header = labelHeader(label);
+  if (header.length === 0) return buf;
+  const out = new Uint8Array(header.length + buf.length);
+  out.set(header);
+  out.set(buf, header.length);
+  return out;
+}
+
 /**
  * Applies compression, CRC, encryption and the label, in Go's order.
  *
@@ -73,22 +102,23 @@ export interface OpenedPacket {
  * @returns the datagram
  */
 export async function sealPacket(payload: Uint8Array, opts: SealOptions): Promise<Uint8Array> {
-  let buf = payload;
-  if (opts.compress) {
-    const c = compressMessage(buf);
-    if (c.length < buf.length) buf = c;
-  }
-  if (opts.crc) buf = addCrc(buf);
-  const label = labelBytes(opts.label);
+  let buf = compressAndCrc(payload, opts);
   if (opts.keyring && opts.verifyOutgoing) {
-    buf = await opts.keyring.encrypt(buf, label, opts.encryptionVersion);
+    buf = await opts.keyring.encrypt(buf, labelBytes(opts.label), opts.encryptionVersion);
   }
-  const header = labelHeader(opts.label);
-  if (header.length === 0) return buf;
-  const out = new Uint8Array(header.length + buf.length);
-  out.set(header);
-  out.set(buf, header.length);
-  return out;
+  return withLabel(buf, opts.label);
+}
+
+/**
+ * {@link sealPacket} without encryption, synchronous.
+ *
+ * @example
+ * ```ts
+ * const bytes = sealPlain(payload, { compress: true, crc: false, verifyIncoming: true, verifyOutgoing: true, encryptionVersion: 1 });
+ * ```
+ */
+export function sealPlain(payload: Uint8Array, opts: SealOptions): Uint8Array {
+  return withLabel(compressAndCrc(payload, opts), opts.label);
 }
 
 interface Expansion {
@@ -122,6 +152,24 @@ function expand(buf: Uint8Array, depth: number, x: Expansion): void {
   }
 }
 
+function checkLabel(bytes: Uint8Array, sec: PacketSecurity): Uint8Array {
+  const { label, rest } = removeLabelHeader(bytes);
+  if (label !== (sec.label ?? "")) throw new CodecError(`unexpected packet label "${label}"`);
+  return rest;
+}
+
+// The steps after decryption: CRC check, then the envelopes.
+function expandAll(buf: Uint8Array, limits: OpenLimits): OpenedPacket {
+  if (buf.length >= 5 && buf[0] === MessageType.crc) buf = stripCrc(buf);
+  const out: OpenedPacket = { messages: [], malformed: 0, truncated: 0 };
+  expand(buf, 0, {
+    out,
+    budget: limits.maxDecompressedBytes ?? MAX_DECOMPRESSED_BYTES,
+    maxDepth: limits.maxDepth ?? 4,
+  });
+  return out;
+}
+
 /**
  * Opens a datagram: checks the label, decrypts, verifies the CRC and expands envelopes.
  *
@@ -146,23 +194,31 @@ export async function openPacket(
   sec: PacketSecurity,
   limits: OpenLimits = {},
 ): Promise<OpenedPacket> {
-  const { label, rest } = removeLabelHeader(bytes);
-  if (label !== (sec.label ?? "")) throw new CodecError(`unexpected packet label "${label}"`);
-  let buf = rest;
+  let buf = checkLabel(bytes, sec);
   if (sec.keyring) {
     try {
-      buf = await sec.keyring.decrypt(buf, labelBytes(label));
+      buf = await sec.keyring.decrypt(buf, labelBytes(sec.label));
     } catch (e) {
       if (!(e instanceof CodecError) || sec.verifyIncoming) throw e;
       // Not verifying incoming traffic: treat what does not decrypt as plaintext.
     }
   }
-  if (buf.length >= 5 && buf[0] === MessageType.crc) buf = stripCrc(buf);
-  const out: OpenedPacket = { messages: [], malformed: 0, truncated: 0 };
-  expand(buf, 0, {
-    out,
-    budget: limits.maxDecompressedBytes ?? MAX_DECOMPRESSED_BYTES,
-    maxDepth: limits.maxDepth ?? 4,
-  });
-  return out;
+  return expandAll(buf, limits);
+}
+
+/**
+ * {@link openPacket} without decryption, synchronous.
+ *
+ * @example
+ * ```ts
+ * const { messages } = openPlain(bytes, { label: "", verifyIncoming: true, verifyOutgoing: true, encryptionVersion: 1 });
+ * ```
+ * @throws CodecError for a wrong label, a bad CRC or a malformed message
+ */
+export function openPlain(
+  bytes: Uint8Array,
+  sec: PacketSecurity,
+  limits: OpenLimits = {},
+): OpenedPacket {
+  return expandAll(checkLabel(bytes, sec), limits);
 }
