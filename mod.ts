@@ -27,7 +27,7 @@ export type {
   ClusterStats,
   Logger,
 } from "./cluster/mod.ts";
-export { ConfigError, parseClusterConfig } from "./cluster/mod.ts";
+export { ClusterError, ConfigError, parseClusterConfig } from "./cluster/mod.ts";
 export type { ClusterConfig, ConfigIssue, Environment } from "./cluster/mod.ts";
 export { presets } from "./presets/mod.ts";
 export type { Preset } from "./presets/mod.ts";

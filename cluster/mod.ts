@@ -26,3 +26,4 @@ export type {
   ClusterStats,
   Logger,
 } from "./types.ts";
+export { ClusterError } from "../errors/mod.ts";

@@ -70,3 +70,4 @@ export type { Clock, HostPort, TimerHandle } from "../transport/mod.ts";
 
 registerDiscovery("nats", natsDiscoveryFactory);
 registerDiscovery("static", staticDiscoveryFactory);
+export { ClusterError } from "../errors/mod.ts";

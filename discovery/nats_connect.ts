@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 import { type ConnectionOptions, type NatsConnection, wsconnect } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { isWebSocketUrl } from "./nats_options.ts";
@@ -33,18 +34,14 @@ export type NatsDiscoveryErrorCode = "ENOWEBSOCKET" | "ETIMEDOUT";
  * }
  * ```
  */
-export class NatsDiscoveryError extends Error {
-  /** `ENOWEBSOCKET`: ws:// or wss:// without a global WebSocket; `ETIMEDOUT`: no answer. */
-  readonly code: NatsDiscoveryErrorCode;
+export class NatsDiscoveryError extends ClusterError<NatsDiscoveryErrorCode> {
   /**
    * Creates the error.
-   * @param code machine-readable reason
+   * @param code `ENOWEBSOCKET`: ws:// or wss:// without a global WebSocket; `ETIMEDOUT`: no answer
    * @param message human readable text
    */
   constructor(code: NatsDiscoveryErrorCode, message: string) {
-    super(message);
-    this.name = "NatsDiscoveryError";
-    this.code = code;
+    super(code, message);
   }
 }
 

@@ -1,8 +1,60 @@
 /**
- * Errors shared by the configuration parser and the discovery registry.
+ * The error base of every typed error the library throws, and the configuration error shared
+ * by the stanza parser and the discovery registry.
+ *
+ * Every error of this library is a {@link ClusterError}: `code` is stable and meant for
+ * programs (`"ECONNREFUSED"`, `"quorum"`, `"config"`), `reason` is the sentence for people,
+ * and `cause` (standard) carries the underlying error where there is one.
+ *
+ * ```ts
+ * import { ClusterError } from "./mod.ts";
+ * try {
+ *   await node.log.append(bytes, { ack: "quorum" });
+ * } catch (e) {
+ *   if (e instanceof ClusterError) console.error(e.code, e.reason);
+ * }
+ * ```
  *
  * @module
  */
+
+/**
+ * Base class of the library's typed errors.
+ *
+ * @example
+ * ```ts
+ * class DiskFullError extends ClusterError<"disk-full"> {
+ *   constructor(path: string) {
+ *     super("disk-full", `no space left under ${path}`);
+ *   }
+ * }
+ * const e = new DiskFullError("/var/lib/cluster");
+ * e.code; // "disk-full"
+ * e.name; // "DiskFullError"
+ * ```
+ */
+export class ClusterError<Code extends string = string> extends Error {
+  /** Stable, machine-readable kind of the error. */
+  readonly code: Code;
+  /** What went wrong, for people (the message, without any prefix the subclass adds). */
+  readonly reason: string;
+
+  /**
+   * Creates the error; `name` is the subclass's name.
+   * @param code stable kind
+   * @param reason what went wrong
+   * @param options `cause`: the underlying error; `message`: a message other than `reason`
+   */
+  constructor(code: Code, reason: string, options?: { cause?: unknown; message?: string }) {
+    super(
+      options?.message ?? reason,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = new.target.name;
+    this.code = code;
+    this.reason = reason;
+  }
+}
 
 /** One problem found in the configuration, located by a dotted path. */
 export interface ConfigIssue {
@@ -22,7 +74,7 @@ export interface ConfigIssue {
  * err.issues.length; // 1
  * ```
  */
-export class ConfigError extends Error {
+export class ConfigError extends ClusterError<"config"> {
   /** Every issue found (never empty). */
   readonly issues: ConfigIssue[];
 
@@ -32,11 +84,11 @@ export class ConfigError extends Error {
    */
   constructor(issues: ConfigIssue[]) {
     super(
+      "config",
       issues.length === 0
         ? "invalid configuration"
         : issues.map((i) => (i.path === "" ? i.message : `${i.path}: ${i.message}`)).join("\n"),
     );
-    this.name = "ConfigError";
     this.issues = issues;
   }
 }

@@ -62,3 +62,4 @@ export type {
   TimerHandle,
   Transport,
 } from "../transport/mod.ts";
+export { ClusterError } from "../errors/mod.ts";

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 import { parseHostPort } from "../transport/mod.ts";
 import type { HostPort } from "../transport/mod.ts";
 import { type Core, errorText } from "./core.ts";
@@ -53,7 +54,7 @@ export interface JoinResult {
  * }
  * ```
  */
-export class JoinError extends Error {
+export class JoinError extends ClusterError<"join"> {
   /** Per-address failures. */
   readonly errors: JoinFailure[];
   /**
@@ -63,11 +64,11 @@ export class JoinError extends Error {
    */
   constructor(errors: JoinFailure[]) {
     super(
+      "join",
       `failed to join any of ${errors.length} address(es): ${
         errors.map((e) => `${e.address}: ${e.error.message}`).join("; ")
       }`,
     );
-    this.name = "JoinError";
     this.errors = errors;
   }
 }

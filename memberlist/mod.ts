@@ -87,3 +87,4 @@ export { MessageType } from "./wire/mod.ts";
 export { suspicionTimeout } from "./suspicion.ts";
 export { retransmitLimit } from "./queue.ts";
 export { pushPullScale } from "./gossip.ts";
+export { ClusterError } from "../errors/mod.ts";

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 import type { HostPort, Stream } from "../transport/mod.ts";
 import { MAX_PUSH_PULL_REQUESTS, MAX_STREAM_BYTES } from "./config.ts";
 import { type Core, errorText } from "./core.ts";
@@ -39,15 +40,14 @@ interface SentState {
  * const err = new RemoteError("boom"); // message "remote error: boom"
  * ```
  */
-export class RemoteError extends Error {
+export class RemoteError extends ClusterError<"remote"> {
   /**
    * Wraps the remote's error text.
    *
    * @param message the remote's text
    */
   constructor(message: string) {
-    super(`remote error: ${message}`);
-    this.name = "RemoteError";
+    super("remote", message, { message: `remote error: ${message}` });
   }
 }
 

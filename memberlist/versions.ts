@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 import { NodeStateCode } from "./member.ts";
 
 /** What a version check reads of a member: its state and `[pmin, pmax, pcur, dmin, dmax, dcur]`. */
@@ -23,15 +24,14 @@ export interface Versioned {
  * try { await list.join([peer]); } catch (e) { if (e instanceof JoinError) console.log(e.errors[0].error instanceof ProtocolError); }
  * ```
  */
-export class ProtocolError extends Error {
+export class ProtocolError extends ClusterError<"protocol"> {
   /**
    * Describes the incompatibility.
    *
    * @param message what is incompatible
    */
   constructor(message: string) {
-    super(message);
-    this.name = "ProtocolError";
+    super("protocol", message);
   }
 }
 

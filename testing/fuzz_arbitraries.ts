@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { concatBytes } from "../transport/mod.ts";
 import fc from "fast-check";
 import { encodeCompound } from "../memberlist/wire/compound.ts";
 import { addCrc } from "../memberlist/wire/crc.ts";
@@ -92,18 +93,6 @@ export function mutation(others: fc.Arbitrary<Uint8Array>): fc.Arbitrary<Mutatio
   );
 }
 
-function cat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** Applies one mutation (never in place). */
 export function applyMutation(buf: Uint8Array, m: Mutation): Uint8Array {
   const n = buf.length;
@@ -134,21 +123,24 @@ export function applyMutation(buf: Uint8Array, m: Mutation): Uint8Array {
     }
     case "insert": {
       const p = m.pos % (n + 1);
-      return cat(buf.subarray(0, p), m.bytes, buf.subarray(p));
+      return concatBytes([buf.subarray(0, p), m.bytes, buf.subarray(p)]);
     }
     case "delete": {
       const p = at(m.pos);
-      return cat(buf.subarray(0, p), buf.subarray(Math.min(n, p + m.count)));
+      return concatBytes([buf.subarray(0, p), buf.subarray(Math.min(n, p + m.count))]);
     }
     case "dup": {
       const p = at(m.pos);
       const end = Math.min(n, p + m.count);
-      return cat(buf.subarray(0, end), buf.subarray(p, end), buf.subarray(end));
+      return concatBytes([buf.subarray(0, end), buf.subarray(p, end), buf.subarray(end)]);
     }
     case "splice": {
       const p = m.pos % (n + 1);
       const o = m.other;
-      return cat(buf.subarray(0, p), o.subarray(o.length === 0 ? 0 : m.from % (o.length + 1)));
+      return concatBytes([
+        buf.subarray(0, p),
+        o.subarray(o.length === 0 ? 0 : m.from % (o.length + 1)),
+      ]);
     }
   }
 }
@@ -283,7 +275,9 @@ export const streamPayloadArb: fc.Arbitrary<Uint8Array> = fc.oneof(
 /** Plaintext stream messages as a dialer writes them: label header, optional compress. */
 export const plainStreamArb: fc.Arbitrary<Uint8Array> = fc
   .record({ payload: streamPayloadArb, compress: fc.boolean(), label: fc.constantFrom("", "lbl") })
-  .map((s) => cat(labelHeader(s.label), s.compress ? compressMessage(s.payload) : s.payload));
+  .map((s) =>
+    concatBytes([labelHeader(s.label), s.compress ? compressMessage(s.payload) : s.payload])
+  );
 
 /** A CRC envelope around a message (for the CRC check alone). */
 export const crcArb: fc.Arbitrary<Uint8Array> = encodedMessageArb.map(addCrc);
@@ -361,7 +355,7 @@ export const frameArb: fc.Arbitrary<Uint8Array> = fc
 /** A byte stream of 1–4 frames. */
 export const frameStreamArb: fc.Arbitrary<Uint8Array> = fc
   .array(frameArb, { minLength: 1, maxLength: 4 })
-  .map((fs) => cat(...fs));
+  .map((fs) => concatBytes(fs));
 
 /** Segment-file bytes: 1–3 records (entries, snapshot, base). */
 export const segmentArb: fc.Arbitrary<Uint8Array> = fc
@@ -375,7 +369,7 @@ export const segmentArb: fc.Arbitrary<Uint8Array> = fc
     ),
     { minLength: 1, maxLength: 3 },
   )
-  .map((rs) => cat(...rs));
+  .map((rs) => concatBytes(rs));
 
 /** Splits `buf` into chunks at the given cut points (a stream's arbitrary read sizes). */
 export function chunked(buf: Uint8Array, cuts: number[]): Uint8Array[] {
@@ -388,5 +382,3 @@ export function chunked(buf: Uint8Array, cuts: number[]): Uint8Array[] {
   }
   return out;
 }
-
-export { cat as concatBytes };

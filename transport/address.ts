@@ -3,17 +3,17 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 import type { HostPort } from "./types.ts";
 
 /** A `host:port` string that cannot be parsed. */
-export class AddressError extends Error {
+export class AddressError extends ClusterError<"address"> {
   /**
    * Creates an address error.
    * @param message what is wrong with the address
    */
   constructor(message: string) {
-    super(message);
-    this.name = "AddressError";
+    super("address", message);
   }
 }
 

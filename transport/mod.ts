@@ -39,3 +39,5 @@ export { DEFAULT_LINK, type LinkConfig } from "./sim/mod.ts";
 export { faultyNetwork } from "./sim/mod.ts";
 export type { Faults, FaultStats, FaultyNetwork } from "./sim/mod.ts";
 export { crc32 } from "./crc32.ts";
+export { concatBytes } from "./bytes.ts";
+export { ClusterError } from "../errors/mod.ts";

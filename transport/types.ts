@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 
 /** A host (IPv4/IPv6 literal or host name) and a port. */
 export interface HostPort {
@@ -87,18 +88,17 @@ export interface Network {
   bind(options: BindOptions): Promise<Transport>;
 }
 
-/** A transport failure with the system error code when there is one. */
-export class TransportError extends Error {
-  /** System-like code: "EADDRINUSE", "EADDRNOTAVAIL", "ETIMEDOUT", "ECONNREFUSED", "ECLOSED", … */
-  readonly code: string;
+/**
+ * A transport failure with the system error code when there is one: `code` is "EADDRINUSE",
+ * "EADDRNOTAVAIL", "ETIMEDOUT", "ECONNREFUSED", "ECLOSED", …
+ */
+export class TransportError extends ClusterError {
   /**
    * Creates a transport error.
    * @param code system-like error code
    * @param message human readable text
    */
   constructor(code: string, message: string) {
-    super(message);
-    this.name = "TransportError";
-    this.code = code;
+    super(code, message);
   }
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ClusterError } from "../../errors/mod.ts";
 
 /**
  * Malformed, truncated, oversized or unauthenticated wire data.
@@ -20,7 +21,7 @@
  * }
  * ```
  */
-export class CodecError extends Error {
+export class CodecError extends ClusterError<"truncated" | "malformed"> {
   /** True when the input ended early: more bytes might make it valid. */
   readonly truncated: boolean;
   /**
@@ -37,8 +38,7 @@ export class CodecError extends Error {
    * @param needed minimal input length that could let decoding progress (0 = unknown)
    */
   constructor(message: string, truncated = false, needed = 0) {
-    super(message);
-    this.name = "CodecError";
+    super(truncated ? "truncated" : "malformed", message);
     this.truncated = truncated;
     this.needed = needed;
   }

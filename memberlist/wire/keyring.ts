@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { ClusterError } from "../../errors/mod.ts";
 import { CodecError } from "./errors.ts";
 
 const VERSION_SIZE = 1;
@@ -18,14 +19,13 @@ const BLOCK_SIZE = 16;
 export type EncryptionVersion = 0 | 1;
 
 /** A keyring operation that is not allowed (bad key size, unknown key, removing the primary). */
-export class KeyringError extends Error {
+export class KeyringError extends ClusterError<"keyring"> {
   /**
    * Creates a keyring error.
    * @param message what is wrong
    */
   constructor(message: string) {
-    super(message);
-    this.name = "KeyringError";
+    super("keyring", message);
   }
 }
 

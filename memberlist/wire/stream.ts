@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Stream } from "../../transport/mod.ts";
+import { concatBytes, type Stream } from "../../transport/mod.ts";
 import { CodecError } from "./errors.ts";
 import { encryptedLength } from "./keyring.ts";
 import { LABEL_MAX_SIZE, labelBytes, labelHeader } from "./label.ts";
@@ -88,11 +88,11 @@ export async function writeStreamMessage(
     aad.set(header);
     aad.set(label, 5);
     const sealed = await opts.keyring.encrypt(buf, aad, opts.encryptionVersion);
-    buf = concat([header, sealed]);
+    buf = concatBytes([header, sealed]);
   }
   if (opts.writeLabel !== false) {
     const header = labelHeader(opts.label);
-    if (header.length > 0) buf = concat([header, buf]);
+    if (header.length > 0) buf = concatBytes([header, buf]);
   }
   await stream.write(buf);
 }
@@ -141,7 +141,11 @@ export async function readStreamMessage(
       throw new CodecError(`remote state of ${len} bytes is larger than the limit`);
     }
     const blob = await reader.readExact(len);
-    const aad = concat([new Uint8Array([MessageType.encrypt]), lenBytes, labelBytes(sec.label)]);
+    const aad = concatBytes([
+      new Uint8Array([MessageType.encrypt]),
+      lenBytes,
+      labelBytes(sec.label),
+    ]);
     const plain = await sec.keyring.decrypt(blob, aad);
     if (plain.length === 0) throw new CodecError("decrypted stream message is empty");
     type = plain[0];
@@ -297,7 +301,7 @@ export async function readPushPull(
  * @returns the buffer including the type byte
  */
 export function encodeStreamUserMsg(msg: Uint8Array): Uint8Array {
-  return concat([
+  return concatBytes([
     new Uint8Array([MessageType.user]),
     encodeUserMsgHeader({ userMsgLen: msg.length }),
     msg,
@@ -324,16 +328,4 @@ export async function readUserMsg(
     throw new CodecError(`user message of ${userMsgLen} bytes is too large`);
   }
   return await reader.readExact(userMsgLen);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
