@@ -22,7 +22,6 @@ import {
   createDiscovery,
   type Discovery,
   type DiscoveryLogger,
-  registerDiscovery,
   staticDiscovery,
 } from "../discovery/mod.ts";
 import {
@@ -239,9 +238,7 @@ export class Cluster {
     const ml = this.#memberlist;
     if (ml) {
       await this.#discovery?.close();
-      await ml.leave(
-        this.config ? presets[this.config.environment].memberlist.probeIntervalMs * 5 : 1000,
-      );
+      await ml.leave();
     }
     await this.close();
   }
@@ -346,11 +343,7 @@ function defaultName(): string {
  * @param options name, metadata, keys, store, logger, extra discovery plugins
  */
 export async function cluster(stanza: unknown, options: ClusterOptions = {}): Promise<Cluster> {
-  // Plugins first: the stanza's autojoin names are checked against the registry.
-  for (const [pluginName, factory] of Object.entries(options.discovery ?? {})) {
-    registerDiscovery(pluginName, factory);
-  }
-  const config = parseClusterConfig(stanza);
+  const config = parseClusterConfig(stanza, { discovery: options.discovery });
   const name = options.name ?? defaultName();
   const logger = options.logger ?? silent;
   const clock = options.clock ?? systemClock;
@@ -376,7 +369,7 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
   const network = options.network ?? nodeNetwork;
   let discovery: Discovery | undefined;
   if (config.members) discovery = staticDiscovery({ members: [...config.members] });
-  else if (config.autojoin) discovery = createDiscovery(config.autojoin);
+  else if (config.autojoin) discovery = createDiscovery(config.autojoin, options.discovery);
 
   let log: ReplicatedLog;
   try {

@@ -9,14 +9,14 @@
 import * as v from "valibot";
 import { isIP } from "node:net";
 import { ConfigError, type ConfigIssue } from "../errors/mod.ts";
-import { parseAutojoin } from "../discovery/mod.ts";
+import { type LocalPlugins, parseAutojoin } from "../discovery/mod.ts";
 import { AddressError, formatHostPort, parseHostPort } from "../transport/mod.ts";
 import type { HostPort } from "../transport/mod.ts";
+import { type Environment, environments } from "../presets/mod.ts";
 
-export { ConfigError, type ConfigIssue };
+export { ConfigError, type ConfigIssue, type Environment };
 
-/** The tuning preset a cluster runs with; every member must use the same one. */
-export type Environment = "local" | "lan" | "wan";
+const environmentList = environments.map((e) => JSON.stringify(e)).join(", ");
 
 /** The validated stanza, defaults applied. Keys are spelled as in the config file. */
 export interface ClusterConfig {
@@ -75,8 +75,8 @@ const portSchema = v.pipe(
 
 const stanzaSchema = v.object({
   environment: v.picklist(
-    ["local", "lan", "wan"],
-    (issue) => `expected one of "local", "lan", "wan", got ${JSON.stringify(issue.input)}`,
+    environments,
+    (issue) => `expected one of ${environmentList}, got ${JSON.stringify(issue.input)}`,
   ),
   bind_address: v.optional(addressSchema, "0.0.0.0"),
   bind_port: v.optional(portSchema, DEFAULT_LOG_PORT),
@@ -111,9 +111,14 @@ const stanzaSchema = v.object({
  * }
  * ```
  * @param input the stanza as the config file spells it (JSON or HCL decoded to an object)
+ * @param options `discovery`: plugins of this node only, usable in `autojoin` besides the
+ *   registered ones
  * @throws {ConfigError} when anything is wrong
  */
-export function parseClusterConfig(input: unknown): ClusterConfig | undefined {
+export function parseClusterConfig(
+  input: unknown,
+  options: { discovery?: LocalPlugins } = {},
+): ClusterConfig | undefined {
   if (input === undefined) return undefined;
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
     throw new ConfigError([{
@@ -138,7 +143,7 @@ export function parseClusterConfig(input: unknown): ClusterConfig | undefined {
       const path = (v.getDotPath(issue) ?? "").replace(/\.(\d+)(?=\.|$)/g, "[$1]");
       // valibot words a missing key as "Invalid key"; say what is required instead.
       const message = path === "environment" && record.environment === undefined
-        ? `required: one of "local", "lan", "wan"`
+        ? `required: one of ${environmentList}`
         : issue.message;
       issues.push({ path: path ? `cluster.${path}` : "cluster", message });
     }
@@ -188,7 +193,7 @@ export function parseClusterConfig(input: unknown): ClusterConfig | undefined {
       });
     }
     try {
-      autojoin = parseAutojoin(record.autojoin, "cluster.autojoin");
+      autojoin = parseAutojoin(record.autojoin, "cluster.autojoin", options.discovery);
     } catch (err) {
       if (err instanceof ConfigError) issues.push(...err.issues);
       else throw err;

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Environment } from "./config.ts";
+import { type Environment, isEnvironment } from "../presets/mod.ts";
 
 /** memberlist's MetaMaxSize. */
 export const META_MAX_BYTES = 512;
@@ -80,7 +80,7 @@ export function decodeNodeMeta(bytes: Uint8Array): NodeMeta | undefined {
   }
   if (typeof wire !== "object" || wire === null) return undefined;
   const w = wire as Partial<Wire>;
-  if (w.rc !== 1 || (w.env !== "local" && w.env !== "lan" && w.env !== "wan")) return undefined;
+  if (w.rc !== 1 || !isEnvironment(w.env)) return undefined;
   if (typeof w.lp !== "number" || !Number.isInteger(w.lp) || w.lp < 0 || w.lp > 65535) {
     return undefined;
   }

@@ -38,6 +38,7 @@ export type { Discovery, DiscoveryContext, DiscoveryFactory, DiscoveryLogger } f
 export {
   createDiscovery,
   getDiscovery,
+  type LocalPlugins,
   parseAutojoin,
   type ParsedAutojoin,
   registerDiscovery,

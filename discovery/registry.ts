@@ -78,9 +78,21 @@ export interface ParsedAutojoin {
   options: unknown;
 }
 
-function registeredText(): string {
-  const names = registeredDiscoveryNames();
-  return names.length === 0 ? "none" : names.join(", ");
+/**
+ * Plugins passed to one node (`cluster(stanza, { discovery })`), looked up before the
+ * module-wide registry and never added to it: one node's plugins do not leak into the next.
+ */
+export type LocalPlugins = Readonly<Record<string, DiscoveryFactory>>;
+
+function factoryFor(name: string, local: LocalPlugins | undefined): DiscoveryFactory | undefined {
+  if (local !== undefined && Object.hasOwn(local, name)) return local[name];
+  return factories.get(name);
+}
+
+function registeredText(local: LocalPlugins | undefined): string {
+  const names = new Set(registeredDiscoveryNames());
+  for (const n of Object.keys(local ?? {})) names.add(n);
+  return names.size === 0 ? "none" : [...names].sort().join(", ");
 }
 
 /**
@@ -96,14 +108,20 @@ function registeredText(): string {
  * ```
  * @param autojoin the raw value of the `autojoin` key
  * @param path dotted path of that value, for error messages
+ * @param local this node's own plugins, found before the registered ones
  * @throws ConfigError
  */
-export function parseAutojoin(autojoin: unknown, path = "cluster.autojoin"): ParsedAutojoin {
+export function parseAutojoin(
+  autojoin: unknown,
+  path = "cluster.autojoin",
+  local?: LocalPlugins,
+): ParsedAutojoin {
   if (typeof autojoin !== "object" || autojoin === null || Array.isArray(autojoin)) {
     throw new ConfigError([{
       path,
-      message:
-        `expected an object with one discovery plugin name as key (registered: ${registeredText()})`,
+      message: `expected an object with one discovery plugin name as key (registered: ${
+        registeredText(local)
+      })`,
     }]);
   }
   const keys = Object.keys(autojoin);
@@ -113,17 +131,18 @@ export function parseAutojoin(autojoin: unknown, path = "cluster.autojoin"): Par
       : `${keys.length}: ${keys.map((k) => `"${k}"`).join(", ")}`;
     throw new ConfigError([{
       path,
-      message:
-        `expected exactly one discovery plugin, got ${got} (registered: ${registeredText()})`,
+      message: `expected exactly one discovery plugin, got ${got} (registered: ${
+        registeredText(local)
+      })`,
     }]);
   }
   const name = keys[0];
-  const factory = factories.get(name);
+  const factory = factoryFor(name, local);
   const at = `${path}.${name}`;
   if (factory === undefined) {
     throw new ConfigError([{
       path: at,
-      message: `unknown discovery plugin "${name}" (registered: ${registeredText()})`,
+      message: `unknown discovery plugin "${name}" (registered: ${registeredText(local)})`,
     }]);
   }
   const raw = (autojoin as Record<string, unknown>)[name];
@@ -146,14 +165,16 @@ export function parseAutojoin(autojoin: unknown, path = "cluster.autojoin"): Par
  * const discovery = createDiscovery(parseAutojoin(config.autojoin));
  * await discovery.start(ctx);
  * ```
+ * @param parsed what {@link parseAutojoin} returned
+ * @param local the same node plugins that were given to {@link parseAutojoin}
  * @throws ConfigError when the plugin was unregistered in between
  */
-export function createDiscovery(parsed: ParsedAutojoin): Discovery {
-  const factory = factories.get(parsed.name);
+export function createDiscovery(parsed: ParsedAutojoin, local?: LocalPlugins): Discovery {
+  const factory = factoryFor(parsed.name, local);
   if (factory === undefined) {
     throw new ConfigError([{
       path: "cluster.autojoin",
-      message: `unknown discovery plugin "${parsed.name}" (registered: ${registeredText()})`,
+      message: `unknown discovery plugin "${parsed.name}" (registered: ${registeredText(local)})`,
     }]);
   }
   return factory.create(parsed.options);

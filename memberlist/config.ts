@@ -59,11 +59,14 @@ export interface MemberlistTuning {
   /**
    * Every this often, re-join one random member declared dead (not left), with probability
    * failed / alive, as Serf's ReconnectInterval does: this heals partitions that outlived
-   * suspicion and gossip-to-the-dead. Default 30,000; 0 disables.
+   * suspicion and gossip-to-the-dead; 0 disables. The presets set it (30 s on lan, as Serf).
    */
-  reconnectIntervalMs?: number;
-  /** How long a failed member's address is kept for reconnecting. Default 24 h (Serf). */
-  reconnectTimeoutMs?: number;
+  reconnectIntervalMs: number;
+  /**
+   * How long a failed member's address (and a reaped member's tombstone) is kept for
+   * reconnecting. The presets set it (24 h, as Serf's ReconnectTimeout).
+   */
+  reconnectTimeoutMs: number;
 }
 
 /**
@@ -280,10 +283,6 @@ export const PROTOCOL_VERSION_MIN = 1;
  * ```
  */
 export const PROTOCOL_VERSION_MAX = 5;
-/** Default time between reconnect rounds (Serf ReconnectInterval). */
-export const DEFAULT_RECONNECT_INTERVAL_MS = 30_000;
-/** Default time a failed member (and a reaped member's tombstone) is kept (Serf ReconnectTimeout). */
-export const DEFAULT_RECONNECT_TIMEOUT_MS: number = 24 * 3600_000;
 /** In-flight inbound push/pull limit (maxPushPullRequests). */
 export const MAX_PUSH_PULL_REQUESTS = 128;
 /** Largest stream payload accepted (maxPushStateBytes). */
@@ -320,9 +319,9 @@ export function validateTuning(t: MemberlistTuning): void {
     "gossipToTheDeadMs",
     "pushPullIntervalMs",
     "deadNodeReclaimMs",
+    "reconnectIntervalMs",
+    "reconnectTimeoutMs",
   ];
-  const optional: (keyof MemberlistTuning)[] = ["reconnectIntervalMs", "reconnectTimeoutMs"];
-  for (const k of optional) if (t[k] !== undefined) nonNegative.push(k);
   for (const k of nonNegative) {
     const v = t[k];
     if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {

@@ -303,9 +303,13 @@ export class Memberlist {
    * Broadcasts our departure (dead about ourselves, from ourselves) and waits until it was
    * sent the retransmit-limit number of times, superseded, or `timeoutMs` passed. Returns at
    * once when no other member is alive. Does not stop the node: call {@link shutdown}.
+   *
+   * @param timeoutMs how long to wait at most; default five probe intervals, time for the
+   *   members that probe us to hear it before they would suspect us
    */
-  async leave(timeoutMs: number): Promise<void> {
+  async leave(timeoutMs?: number): Promise<void> {
     const c = this.#core;
+    timeoutMs ??= c.tuning.probeIntervalMs * 5;
     if (this.#closed || c.table.leaving) return;
     c.table.leaving = true;
     const me = c.table.self();

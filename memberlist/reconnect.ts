@@ -16,7 +16,6 @@
 import type { HostPort } from "../transport/mod.ts";
 import type { Core } from "./core.ts";
 import { type NodeRecord, NodeStateCode } from "./state.ts";
-import { DEFAULT_RECONNECT_INTERVAL_MS, DEFAULT_RECONNECT_TIMEOUT_MS } from "./config.ts";
 
 interface Failed {
   readonly name: string;
@@ -55,12 +54,12 @@ export class Reconnector {
 
   /** Reconnect interval in effect (0 = disabled). */
   get intervalMs(): number {
-    return this.core.tuning.reconnectIntervalMs ?? DEFAULT_RECONNECT_INTERVAL_MS;
+    return this.core.tuning.reconnectIntervalMs;
   }
 
   /** How long a failed member is remembered. */
   get timeoutMs(): number {
-    return this.core.tuning.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS;
+    return this.core.tuning.reconnectTimeoutMs;
   }
 
   /** Number of failed members remembered (diagnostics, tests). */

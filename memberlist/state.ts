@@ -26,7 +26,6 @@ import { Suspicion, suspicionTimeout } from "./suspicion.ts";
 import { Tombstones } from "./tombstone.ts";
 import { shuffle } from "./sample.ts";
 import { aliveAbout, DirectContact } from "./accusation.ts";
-import { DEFAULT_RECONNECT_TIMEOUT_MS } from "./config.ts";
 import type { StateEnv } from "./state_env.ts";
 
 export type { StateEnv } from "./state_env.ts";
@@ -61,9 +60,7 @@ export class MemberTable {
   /** @param env callbacks and configuration */
   constructor(env: StateEnv) {
     this.env = env;
-    this.tombstones = new Tombstones(() =>
-      env.tuning.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS
-    );
+    this.tombstones = new Tombstones(() => env.tuning.reconnectTimeoutMs);
     this.contact = new DirectContact(env);
   }
 

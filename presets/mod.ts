@@ -17,10 +17,17 @@
 import type { MemberlistTuning } from "../memberlist/mod.ts";
 import type { LogTuning } from "../log/mod.ts";
 
+/**
+ * The tuning preset a cluster runs with; every member must use the same one. The list of
+ * environments is this type and the {@link presets} table: the stanza's validation, its error
+ * messages and the node metadata check all read them from here.
+ */
+export type Environment = "local" | "lan" | "wan";
+
 /** One environment's tuning: membership and replication. */
 export interface Preset {
   /** The environment this preset belongs to. */
-  readonly environment: "local" | "lan" | "wan";
+  readonly environment: Environment;
   /** Membership timings (hashicorp/memberlist defaults for this environment). */
   readonly memberlist: Readonly<MemberlistTuning>;
   /** Replication of the append-only log. */
@@ -120,8 +127,33 @@ function deepFreeze(p: Preset): Preset {
 }
 
 /** The presets by environment name; frozen. */
-export const presets: Readonly<Record<"local" | "lan" | "wan", Preset>> = Object.freeze({
+export const presets: Readonly<Record<Environment, Preset>> = Object.freeze({
   local: deepFreeze(local),
   lan: deepFreeze(lan),
   wan: deepFreeze(wan),
 });
+
+/**
+ * The environment names, in the order of {@link presets}.
+ *
+ * @example
+ * ```ts
+ * environments; // ["local", "lan", "wan"]
+ * ```
+ */
+export const environments: readonly Environment[] = Object.freeze(
+  Object.keys(presets) as Environment[],
+);
+
+/**
+ * Whether `name` is one of the {@link environments}.
+ *
+ * @example
+ * ```ts
+ * isEnvironment("lan"); // true
+ * isEnvironment("lann"); // false
+ * ```
+ */
+export function isEnvironment(name: unknown): name is Environment {
+  return typeof name === "string" && Object.hasOwn(presets, name);
+}

@@ -22,4 +22,6 @@ export const FAST_TUNING: MemberlistTuning = {
   udpBufferSize: 1400,
   disableTcpPings: false,
   deadNodeReclaimMs: 0,
+  reconnectIntervalMs: 30_000, // Serf's defaults, as the presets have them
+  reconnectTimeoutMs: 24 * 3600_000,
 };

@@ -20,6 +20,7 @@ import {
 import { decodeAnnouncement, encodeAnnouncement } from "../discovery/nats_messages.ts";
 import { parseHostPort } from "../transport/address.ts";
 import { FakeCluster, waitFor, withDeadline } from "../testing/fake_cluster.ts";
+import { cluster } from "../mod.ts";
 
 /** Messages of a ConfigError thrown by `fn`, as `path: message` lines. */
 function configIssues(fn: () => unknown): string[] {
@@ -165,6 +166,41 @@ describe("discovery registry", () => {
     registerDiscovery("nats", getDiscovery("nats")!); // the same factory again: a no-op
     assert.throws(() => registerDiscovery("", factory), /invalid discovery plugin name/);
     assert.throws(() => registerDiscovery("a b", factory), /invalid discovery plugin name/);
+  });
+
+  it("keeps one node's own plugins with that node", async () => {
+    let created = 0;
+    const factory = {
+      parse: (o: unknown) => o,
+      create: () => {
+        created++;
+        return new DirectoryDiscovery({ directory: "node-local", interval_ms: 20 });
+      },
+    };
+    const stanza = {
+      environment: "local",
+      bind_address: "127.0.0.1",
+      bind_port: 0,
+      memberlist_bind_address: "127.0.0.1",
+      memberlist_bind_port: 0,
+      autojoin: { "node-only": {} },
+    };
+    const node = await cluster(stanza, {
+      name: "local-plugin",
+      discovery: { "node-only": factory },
+    });
+    try {
+      assert.equal(created, 1);
+      // the plugin was not registered module-wide: the next node without it is refused
+      assert.deepEqual(registeredDiscoveryNames(), ["nats", "static", "test-directory"]);
+      await assert.rejects(cluster(stanza, { name: "next" }), (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, /unknown discovery plugin "node-only"/);
+        return true;
+      });
+    } finally {
+      await node.close();
+    }
   });
 
   it("wraps a plugin's non-ConfigError failure into a ConfigError at the plugin path", () => {

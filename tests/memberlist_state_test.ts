@@ -24,6 +24,8 @@ const tuning: MemberlistTuning = {
   udpBufferSize: 1400,
   disableTcpPings: false,
   deadNodeReclaimMs: 0,
+  reconnectIntervalMs: 30_000, // Serf's defaults, as the presets have them
+  reconnectTimeoutMs: 24 * 3600_000,
 };
 
 const VSN = Uint8Array.of(1, 5, 2, 0, 0, 0);
