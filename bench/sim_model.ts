@@ -1,5 +1,5 @@
 /**
- * Serf's convergence model (serf.io "Convergence Simulator", docs/PROTOCOL.md §7.3): per gossip
+ * Serf's convergence model (serf.io "Convergence Simulator", docs/PROTOCOL.md §7): per gossip
  * round a node infects others at rate c = (fanout / N) · (1 − loss) · (1 − failed) · 0.5, so the
  * infected fraction after x rounds is f(x) = 1 / (1 + (N + 1) · e^(−c·N·x)). The time to reach
  * 99.99 % is the first whole round where f ≥ 0.9999, times the gossip interval.
