@@ -122,7 +122,7 @@ export class EchoFleet {
 
   /** Starts `udp_echo.mjs` with `node` in every host namespace and waits until all are bound. */
   static async start(bed: Testbed): Promise<EchoFleet> {
-    const script = join(repoRoot(), "tests", "support", "udp_echo.mjs");
+    const script = join(repoRoot(), "testing", "udp_echo.mjs");
     const procs: EchoProcess[] = [];
     for (let i = 0; i < bed.hosts; i++) {
       const child = bed.spawn(i, "node", [script, bed.address(i), String(ECHO_PORT)], {

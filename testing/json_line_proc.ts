@@ -1,7 +1,7 @@
 /**
  * A test-support script (`testing/<script>.ts`) in its own process, speaking JSON lines:
  * commands on stdin, replies and events on stdout. Under Deno the script runs from the
- * sources, under Node from the tsc build (build/tests/support/<script>.js), with the runtime
+ * sources, under Node from the tsc build (build/testing/<script>.js), with the runtime
  * running the test. log_procs.ts and memberlist_faults_test.ts build on it.
  *
  * @module
@@ -31,7 +31,7 @@ export class JsonLineProc {
   #stderr = "";
   #exited: Promise<void> = Promise.resolve();
 
-  /** `script`: the file's base name in tests/support, without extension. */
+  /** `script`: the file's base name in testing/, without extension. */
   constructor(name: string, script: string) {
     this.name = name;
     this.#script = script;

@@ -1,7 +1,7 @@
 /**
  * One replicated-log node in its own process, for the durability tests (real processes,
  * real SIGKILL). Runs with `deno run -A testing/log_node.ts <json>` on the sources and
- * `node build/tests/support/log_node.js <json>` on the Node build (see log_procs.ts).
+ * `node build/testing/log_node.js <json>` on the Node build (see log_procs.ts).
  *
  * Argument: `{ name, dir, fsync }`: the node's name and the directory of its FileLogStore.
  * Speaks JSON lines: commands on stdin, replies and events on stdout.

@@ -2,7 +2,7 @@
  * One memberlist node in its own process, on real loopback sockets wrapped by
  * `faultyNetwork`, for the multi-process fault tests (memberlist_faults_test.ts drives it). Runs with
  * `deno run -A testing/member_node.ts <json>` on the sources and
- * `node build/tests/support/member_node.js <json>` on the Node build.
+ * `node build/testing/member_node.js <json>` on the Node build.
  *
  * Argument: `{ name, seed }`: the node's name and the seed of its fault randomness.
  * Speaks JSON lines: commands on stdin, replies and events on stdout.

@@ -1,10 +1,10 @@
 /**
  * The repository root (the directory holding deno.json), found from this module's location,
  * so support files work both from the sources (testing/) and from the Node build
- * (build/tests/support/), where non-TypeScript files are not copied.
+ * (build/testing/), where non-TypeScript files are not copied.
  *
  * ```ts
- * const echo = join(repoRoot(), "tests", "support", "udp_echo.mjs");
+ * const echo = join(repoRoot(), "testing", "udp_echo.mjs");
  * ```
  *
  * @module
