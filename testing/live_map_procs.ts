@@ -92,13 +92,13 @@ export class LiveMapInstance {
     return this.#output;
   }
 
-  /** Resolves once its own `/readyz` answers 200. */
-  async waitReady(timeoutMs = 60_000): Promise<void> {
+  /** Resolves once its own `/readyz` (or `path`) answers 200. */
+  async waitReady(timeoutMs = 60_000, path = "/readyz"): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!this.running) throw new Error(`${this.name} exited: ${this.#output}`);
       try {
-        const res = await fetch(`${this.url}/readyz`);
+        const res = await fetch(`${this.url}${path}`);
         await res.body?.cancel();
         if (res.status === 200) return;
       } catch {
@@ -106,7 +106,7 @@ export class LiveMapInstance {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`${this.name} not ready within ${timeoutMs} ms: ${this.#output}`);
+    throw new Error(`${this.name}: ${path} not 200 within ${timeoutMs} ms: ${this.#output}`);
   }
 
   /**

@@ -140,6 +140,21 @@ describe("live map: three instances behind haproxy, a browser on the page", {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
+  it("an instance that has not joined yet is alive but not ready", async () => {
+    const [lonely] = await LiveMapInstance.startMany(["lonely"], {
+      CLUSTER_MEMBERS: `127.0.0.1:${await freePort()}`, // nobody there
+      READY_SETTLE_MS: "600000",
+    });
+    try {
+      await lonely.waitReady(60_000, "/healthz");
+      const ready = await call(`${lonely.url}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.equal(ready.body.reason, "joining");
+    } finally {
+      await lonely.stop();
+    }
+  });
+
   it("a session created through the load balancer is read back through it on every instance", async () => {
     const login = await call(`${lbUrl}/login`, { method: "POST", body: { name: "alice" } });
     assert.equal(login.status, 200, JSON.stringify(login.body));
@@ -242,12 +257,22 @@ describe("live map: three instances behind haproxy, a browser on the page", {
     await page.screenshot({ path: join(repoRoot(), "docs", "live_map.png") });
   });
 
-  it("SIGTERM: the instance leaves (the other sees it left, not failed) and exits 0", async () => {
+  it("SIGTERM: the instance leaves (the other sees it left, not failed), exits 0; the last one, without quorum, is not ready", async () => {
     const [stays, goes] = alive();
     goes.kill("SIGTERM");
     assert.equal(await goes.exited, 0, goes.output);
     const view = await call(`${stays.url}/readyz`);
     const members = view.body.members as { name: string; state: string }[];
     assert.equal(members.find((m) => m.name === goes.name)?.state, "left", JSON.stringify(members));
+    // The last one sees 1 of 2 members alive (the killed one is dead, not left): sessions need
+    // a quorum, so it says not ready and haproxy takes it out.
+    await until("the last instance reports no quorum", async () => {
+      const r = await call(`${stays.url}/readyz`);
+      return r.status === 503 && r.body.reason === "no quorum" ? true : undefined;
+    }, 15_000);
+    await until(`haproxy marks ${stays.name} down`, async () => {
+      const status = await lb!.serverStatus("live_map", stays.name);
+      return status?.startsWith("DOWN") ? status : undefined;
+    }, 15_000);
   });
 });
