@@ -12,12 +12,12 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { Haproxy, haproxyPath, liveMapHaproxyConfig } from "../testing/haproxy.ts";
+import { LoadBalancer, loadBalancerPath, withPorts } from "../testing/load_balancer.ts";
 import { LiveMapInstance } from "../testing/live_map_procs.ts";
 import { freePort } from "../testing/nats_server.ts";
 import { repoRoot } from "../testing/repo_root.ts";
@@ -25,7 +25,7 @@ import { repoRoot } from "../testing/repo_root.ts";
 const CHROMIUM = [process.env.CHROMIUM, "/usr/bin/chromium", "/usr/bin/chromium-browser"]
   .find((p) => p !== undefined && p !== "" && existsSync(p));
 const missing = [
-  haproxyPath() === undefined ? "haproxy (apt-get install -y haproxy)" : "",
+  loadBalancerPath("haproxy") === undefined ? "haproxy (apt-get install -y haproxy)" : "",
   CHROMIUM === undefined ? "chromium (apt-get install -y chromium)" : "",
 ].filter((m) => m !== "").join(", ");
 if (missing !== "") console.log(`# e2e_live_map skipped: not installed: ${missing}`);
@@ -46,6 +46,14 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms: n
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out after ${ms} ms waiting until ${what}${last ? `: ${last}` : ""}`);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 interface Reply {
@@ -80,7 +88,8 @@ describe("live map: three instances behind haproxy, a browser on the page", {
   skip: missing === "" ? false : `not installed: ${missing}`,
 }, () => {
   let instances: LiveMapInstance[] = [];
-  let lb: Haproxy | undefined;
+  let lb: LoadBalancer | undefined;
+  let statsPort = 0;
   let browser: BrowserContext | undefined;
   let page: Page;
   let lbUrl = "";
@@ -89,6 +98,15 @@ describe("live map: three instances behind haproxy, a browser on the page", {
   let streamOn = ""; // the instance serving the page's event stream, killed below
 
   const instance = (name: string) => instances.find((i) => i.name === name)!;
+  const exampleFile = (name: string) =>
+    readFileSync(join(repoRoot(), "examples", "live_map", name), "utf8");
+  const instancePorts = () =>
+    Object.fromEntries(instances.map((i, n) => [8081 + n, i.httpPort])) as Record<number, number>;
+  const haproxySays = (server: string, ok: (status: string) => boolean, ms: number) =>
+    until(`haproxy's status of ${server} is as expected`, async () => {
+      const status = await lb!.serverStatus(statsPort, "live_map", server);
+      return status !== undefined && ok(status) ? status : undefined;
+    }, ms);
   const alive = () => instances.filter((i) => i.running);
   const onPage = (user: string, x: number, y: number, ms: number) =>
     page.waitForSelector(`g[data-user="${user}"][data-x="${x}"][data-y="${y}"]`, {
@@ -99,20 +117,18 @@ describe("live map: three instances behind haproxy, a browser on the page", {
   before(async () => {
     instances = await LiveMapInstance.startMany(["a", "b", "c"]);
     await Promise.all(instances.map((i) => i.waitReady()));
+    // The example's own haproxy.cfg, with free ports for its 8080 (front), 8404 (stats) and
+    // 8081-8083 (instances a, b, c).
     const front = await freePort();
-    const stats = await freePort();
-    const config = liveMapHaproxyConfig(
-      front,
-      stats,
-      instances.map((i) => ({ name: i.name, port: i.httpPort })),
-    );
-    lb = await Haproxy.start(config, stats);
+    statsPort = await freePort();
+    const config = withPorts(exampleFile("haproxy.cfg"), {
+      8080: front,
+      8404: statsPort,
+      ...instancePorts(),
+    });
+    lb = await LoadBalancer.start("haproxy", config, front);
     lbUrl = `http://127.0.0.1:${front}`;
-    for (const i of instances) {
-      await until(`haproxy sees ${i.name} up`, async () => {
-        return (await lb!.serverStatus("live_map", i.name)) === "UP" ? true : undefined;
-      }, 20_000);
-    }
+    for (const i of instances) await haproxySays(i.name, (s) => s === "UP", 20_000);
     const profile = mkdtempSync(join(tmpdir(), "live-map-chromium-"));
     dirs.push(profile);
     browser = await chromium.launchPersistentContext(profile, {
@@ -183,6 +199,47 @@ describe("live map: three instances behind haproxy, a browser on the page", {
     assert.equal(anonymous.status, 401);
   });
 
+  it("the nginx variant (examples/live_map/nginx.conf) serves sessions and event streams too", {
+    skip: loadBalancerPath("nginx") === undefined ? "nginx not installed" : false,
+  }, async () => {
+    const front = await freePort();
+    const config = withPorts(exampleFile("nginx.conf"), { 8080: front, ...instancePorts() });
+    const nginx = await LoadBalancer.start("nginx", config, front);
+    const url = `http://127.0.0.1:${front}`;
+    try {
+      const seen = new Set<string>();
+      for (let n = 0; n < 6; n++) {
+        const r = await call(`${url}/me`, { cookie: sessions.get("alice") });
+        assert.equal(r.body.user, "alice", JSON.stringify(r.body));
+        seen.add(r.servedBy!);
+      }
+      assert.equal(seen.size, 3, `round robin over every instance: ${[...seen]}`);
+      // An event stream through nginx gets its events as they happen (no buffering).
+      const ac = new AbortController();
+      const res = await fetch(`${url}/events`, { signal: ac.signal });
+      const reader = res.body!.getReader();
+      let text = "";
+      const read = async (what: string) => {
+        while (!text.includes(what)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`stream ended before ${what}: ${text}`);
+          text += new TextDecoder().decode(value);
+        }
+      };
+      await read("event: hello");
+      await call(`${url}/position`, {
+        method: "POST",
+        cookie: sessions.get("user-a"),
+        body: { x: 1, y: 2 },
+      });
+      await withTimeout(read('"user":"user-a","x":1,"y":2'), 5000, "position through nginx");
+      ac.abort();
+      await reader.cancel().catch(() => {});
+    } finally {
+      await nginx.stop();
+    }
+  });
+
   it("the page through the load balancer shows a position posted through another instance within a second", async () => {
     await page.goto(`${lbUrl}/`);
     await page.fill("#name", "carol");
@@ -225,10 +282,7 @@ describe("live map: three instances behind haproxy, a browser on the page", {
       assert.equal(r.status, 200, `request ${n} after the kill: ${JSON.stringify(r.body)}`);
       assert.notEqual(r.servedBy, victim.name);
     }
-    await until(`haproxy marks ${victim.name} down`, async () => {
-      const status = await lb!.serverStatus("live_map", victim.name);
-      return status?.startsWith("DOWN") ? status : undefined;
-    }, 15_000);
+    await haproxySays(victim.name, (s) => s.startsWith("DOWN"), 15_000);
 
     for (const [user, cookie] of sessions) {
       const viaLb = await call(`${lbUrl}/me`, { cookie });
@@ -270,9 +324,6 @@ describe("live map: three instances behind haproxy, a browser on the page", {
       const r = await call(`${stays.url}/readyz`);
       return r.status === 503 && r.body.reason === "no quorum" ? true : undefined;
     }, 15_000);
-    await until(`haproxy marks ${stays.name} down`, async () => {
-      const status = await lb!.serverStatus("live_map", stays.name);
-      return status?.startsWith("DOWN") ? status : undefined;
-    }, 15_000);
+    await haproxySays(stays.name, (s) => s.startsWith("DOWN"), 15_000);
   });
 });
