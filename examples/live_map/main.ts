@@ -82,6 +82,13 @@ const s = settings();
 if (s["session-ack"] !== "quorum" && s["session-ack"] !== "local") {
   fail(`--session-ack (SESSION_ACK): expected quorum or local, got "${s["session-ack"]}"`);
 }
+// Every number checked before anything starts.
+const httpPort = int(s, "http-port");
+const sessionTtlMs = int(s, "session-ttl-ms");
+const settleMs = int(s, "settle-ms");
+const drainDelayMs = int(s, "drain-delay-ms");
+const bindPort = int(s, "bind-port");
+const memberlistPort = int(s, "memberlist-port");
 const members = s.members.split(",").map((m) => m.trim()).filter((m) => m !== "");
 
 let node: Cluster;
@@ -89,9 +96,9 @@ try {
   node = await cluster({
     environment: s.environment,
     bind_address: s["bind-address"],
-    bind_port: int(s, "bind-port"),
+    bind_port: bindPort,
     memberlist_bind_address: s["bind-address"],
-    memberlist_bind_port: int(s, "memberlist-port"),
+    memberlist_bind_port: memberlistPort,
     ...(members.length > 0 ? { members } : {}),
   }, {
     ...(s.name !== "" ? { name: s.name } : {}),
@@ -104,14 +111,14 @@ node.on("error", (err) => console.error(`live_map: cluster: ${err.message}`));
 
 const app = liveMap(node, {
   sessionAck: s["session-ack"],
-  sessionTtlMs: int(s, "session-ttl-ms"),
-  settleMs: int(s, "settle-ms"),
+  sessionTtlMs,
+  settleMs,
 });
 const server = createServer(app.handle);
 server.on("error", (err) => fail(`http: ${err.message}`));
-server.listen(int(s, "http-port"), s["http-host"], () => {
+server.listen(httpPort, s["http-host"], () => {
   console.log(
-    `live_map: ${node.name} serving http://${s["http-host"]}:${int(s, "http-port")}/ ` +
+    `live_map: ${node.name} serving http://${s["http-host"]}:${httpPort}/ ` +
       `(cluster ${node.addresses.memberlist}, log ${node.addresses.log})`,
   );
 });
@@ -125,7 +132,7 @@ async function shutdown(signal: string): Promise<void> {
   setTimeout(() => process.exit(1), 15_000).unref();
   app.markDraining(); // /readyz answers 503 from now on
   // Give the load balancer time to see /readyz fail before refusing connections.
-  await new Promise((r) => setTimeout(r, int(s, "drain-delay-ms")));
+  await new Promise((r) => setTimeout(r, drainDelayMs));
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   app.endStreams(); // browsers reconnect through the load balancer, to another instance
   server.closeIdleConnections?.();
