@@ -22,11 +22,11 @@ import { waitForPort } from "./nats_server.ts";
 /** Which load balancer. */
 export type LoadBalancerKind = "haproxy" | "nginx";
 
-/** Path of the binary, or undefined when it is not installed. */
+/** Path of the binary (`$HAPROXY` / `$NGINX` when set), or undefined when it is not installed. */
 export function loadBalancerPath(kind: LoadBalancerKind): string | undefined {
   const fromEnv = process.env[kind.toUpperCase()];
-  const candidates = [fromEnv, `/usr/sbin/${kind}`, `/usr/bin/${kind}`];
-  return candidates.find((p) => p !== undefined && p !== "" && existsSync(p));
+  const candidates = fromEnv ? [fromEnv] : [`/usr/sbin/${kind}`, `/usr/bin/${kind}`];
+  return candidates.find((p) => existsSync(p));
 }
 
 /**

@@ -22,8 +22,10 @@ import { LiveMapInstance } from "../testing/live_map_procs.ts";
 import { freePort } from "../testing/nats_server.ts";
 import { repoRoot } from "../testing/repo_root.ts";
 
-const CHROMIUM = [process.env.CHROMIUM, "/usr/bin/chromium", "/usr/bin/chromium-browser"]
-  .find((p) => p !== undefined && p !== "" && existsSync(p));
+const CHROMIUM = (process.env.CHROMIUM ? [process.env.CHROMIUM] : [
+  "/usr/bin/chromium",
+  "/usr/bin/chromium-browser",
+]).find((p) => existsSync(p));
 const missing = [
   loadBalancerPath("haproxy") === undefined ? "haproxy (apt-get install -y haproxy)" : "",
   CHROMIUM === undefined ? "chromium (apt-get install -y chromium)" : "",
