@@ -309,6 +309,12 @@ describe("live map: three instances behind haproxy, a browser on the page", {
     await onPage(`user-${p.name}`, 15, 4, 5000);
     assert.ok(await page.$('g[data-user="alice"][data-x="4"][data-y="7"]'), "snapshot kept");
 
+    // The cluster's own failure detection reaches the page too (member-failed event).
+    await page.waitForSelector(`#members [data-name="${victim.name}"][data-state="dead"]`, {
+      state: "attached",
+      timeout: 30_000,
+    });
+
     mkdirSync(join(repoRoot(), "docs"), { recursive: true });
     await page.screenshot({ path: join(repoRoot(), "docs", "live_map.png") });
   });

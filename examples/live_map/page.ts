@@ -5,7 +5,8 @@
  * Node carries them along (tsc copies no other files); the page needs nothing from the internet.
  * The map is an SVG grid; every user's last position is a dot with the user's name. The script
  * logs in, posts a position on click and listens to `/events` (server-sent events): a `hello`
- * event names the instance serving the stream, each `position` event moves one dot. When the
+ * event names the instance serving the stream, `members` lists the cluster's members and their
+ * states, each `position` event moves one dot. When the
  * stream breaks, EventSource reconnects by itself (through the load balancer, possibly to
  * another instance) and the server sends a fresh snapshot.
  *
@@ -34,6 +35,9 @@ export const PAGE_HTML: string = `<!doctype html>
   #stream.live { background: #d8f3dc; }
   ul { padding-left: 18px; }
   code { background: #eef1f4; padding: 1px 4px; border-radius: 3px; }
+  .member { margin-right: 6px; padding: 1px 6px; border-radius: 3px; background: #d8f3dc; }
+  .member.suspect { background: #fff3bf; }
+  .member.dead, .member.left { background: #fde2e1; }
 </style>
 </head>
 <body>
@@ -41,8 +45,9 @@ export const PAGE_HTML: string = `<!doctype html>
 <main>
   <svg id="map" width="480" height="480" viewBox="0 0 ${GRID} ${GRID}"></svg>
   <aside>
-    <p>Page served by <code id="page-instance">?</code></p>
+    <p>Page loaded from <code id="page-instance">?</code></p>
     <p id="stream">connecting…</p>
+    <p>Cluster: <span id="members"></span></p>
     <form id="login"><input id="name" placeholder="your name" required maxlength="32">
       <button>Log in</button></form>
     <p id="me">not logged in</p>
@@ -114,6 +119,16 @@ events.addEventListener("hello", (e) => {
   stream.className = "live";
 });
 events.addEventListener("position", (e) => place(JSON.parse(e.data)));
+events.addEventListener("members", (e) => {
+  const box = document.getElementById("members");
+  box.replaceChildren(...JSON.parse(e.data).sort((a, b) => a.name < b.name ? -1 : 1).map((m) => {
+    const span = document.createElement("span");
+    span.className = "member " + m.state;
+    span.dataset.name = m.name; span.dataset.state = m.state;
+    span.textContent = m.name + " " + m.state;
+    return span;
+  }));
+});
 events.addEventListener("error", () => {
   stream.textContent = "reconnecting…";
   stream.className = "";

@@ -8,8 +8,9 @@
  * - `POST /login` `{"name": "alice"}` creates a session in the cache (key `session:<id>`, with a
  *   TTL) and sets the `sid` cookie; `GET /me` reads it back on any instance; `POST /logout`;
  * - `POST /position` `{"x": 3, "y": 7}` stores the user's position (key `position:<user>`);
- * - `GET /events` server-sent events: `hello` (which instance serves the stream), then every
- *   position, now and whenever one changes anywhere in the cluster;
+ * - `GET /events` server-sent events: `hello` (which instance serves the stream), `members`
+ *   (each member's state, again whenever it changes), then every position, now and whenever
+ *   one changes anywhere in the cluster;
  * - `GET /healthz` 200 while the process runs; `GET /readyz` 200 when it should get traffic.
  *
  * Every response carries `x-served-by: <node name>`.
@@ -88,6 +89,13 @@ export function liveMap(node: Cluster, options: LiveMapOptions): {
       : JSON.parse(new TextDecoder().decode(change.value));
     for (const res of streams) send(res, "position", data);
   });
+  // Membership as the cluster's events report it, so the page shows who is up.
+  const members = () => node.members().map((m) => ({ name: m.name, state: m.state }));
+  for (const event of ["member-join", "member-leave", "member-failed", "member-suspect"] as const) {
+    node.on(event, () => {
+      for (const res of streams) send(res, "members", members());
+    });
+  }
   const heartbeat = setInterval(() => {
     for (const res of streams) res.write(": ping\n\n"); // keeps proxies from timing out
   }, 15_000);
@@ -100,6 +108,7 @@ export function liveMap(node: Cluster, options: LiveMapOptions): {
     });
     res.write("retry: 1000\n\n"); // reconnect after 1 s when the stream breaks
     send(res, "hello", { instance: node.name });
+    send(res, "members", members());
     for (const [key, value] of node.cache.entries()) {
       if (key.startsWith("position:")) {
         send(res, "position", JSON.parse(new TextDecoder().decode(value)));
@@ -126,8 +135,7 @@ export function liveMap(node: Cluster, options: LiveMapOptions): {
     if (method === "GET" && path === "/healthz") return json(res, 200, { alive: true });
     if (method === "GET" && path === "/readyz") {
       const r = readiness();
-      const members = node.members().map((m) => ({ name: m.name, state: m.state }));
-      return json(res, r.ready ? 200 : 503, { ...r, members });
+      return json(res, r.ready ? 200 : 503, { ...r, members: members() });
     }
     if (method === "GET" && path === "/events") return events(req, res);
     if (method === "GET" && path === "/me") {
