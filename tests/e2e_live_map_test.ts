@@ -6,7 +6,8 @@
  * instance appears on the page within a second; the instance serving the page's event stream is
  * killed: haproxy drops it, requests keep succeeding, no session is lost, the page reconnects
  * and keeps receiving positions. A SIGTERM'd instance leaves (the others see "left") and exits 0.
- * The test writes its screenshot to docs/live_map.png.
+ * The test writes its screenshot to build/live_map.png; with `LIVE_MAP_SCREENSHOT=docs/live_map.png`
+ * it refreshes the one the README shows.
  *
  * Skips, saying why, when haproxy or chromium is not installed (scripts/test installs both).
  */
@@ -316,7 +317,9 @@ describe("live map: three instances behind haproxy, a browser on the page", {
     });
 
     mkdirSync(join(repoRoot(), "docs"), { recursive: true });
-    await page.screenshot({ path: join(repoRoot(), "docs", "live_map.png") });
+    await page.screenshot({
+      path: join(repoRoot(), process.env.LIVE_MAP_SCREENSHOT || join("build", "live_map.png")),
+    });
   });
 
   it("SIGTERM: the instance leaves (the other sees it left, not failed), exits 0; the last one, without quorum, is not ready", async () => {
