@@ -27,6 +27,10 @@ export type {
   ClusterStats,
   Logger,
 } from "./cluster/types.ts";
+export { MembershipError } from "./cluster/voters.ts";
+export type { ClusterEmitter } from "./cluster/events.ts";
+export type { QuorumStatus } from "./cluster/voters.ts";
+export { QuorumError } from "./log/mod.ts";
 export { ConfigError, parseClusterConfig } from "./cluster/config.ts";
 export type { ClusterConfig, ConfigIssue, Environment } from "./cluster/config.ts";
 export { presets } from "./presets/mod.ts";

@@ -8,6 +8,7 @@ import type { Keyring, Member, MemberlistCounters } from "../memberlist/mod.ts";
 import type { LogStats, LogStore } from "../log/mod.ts";
 import type { DiscoveryFactory } from "../discovery/mod.ts";
 import type { Clock, Network } from "../transport/mod.ts";
+import type { QuorumStatus } from "./voters.ts";
 
 /** Where the cluster writes what it does. `console` fits; the default writes nothing. */
 export interface Logger {
@@ -74,6 +75,12 @@ export interface ClusterEvents {
   "member-failed": ClusterMember;
   /** A member left gracefully. */
   "member-leave": ClusterMember;
+  /**
+   * The quorum this node sees changed (voters, reachable voters, holders needed, or
+   * `hasQuorum`): take writes that need `ack: "quorum"` and report ready only while
+   * `hasQuorum` is true.
+   */
+  quorum: QuorumStatus;
   /** Something went wrong that the cluster cannot fix by itself (e.g. an environment mismatch). */
   error: Error;
 }
