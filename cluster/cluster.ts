@@ -104,6 +104,8 @@ export class Cluster extends ClusterEmitter {
         86_400_000,
       clock: parts.clock,
       onChange: (voters, status) => this.#votersChanged(voters, status),
+      poll: () => this.#seatsView(),
+      pollMs: config ? presets[config.environment].memberlist.probeIntervalMs : undefined,
     });
     this.#quorum = this.#voting.status();
   }
@@ -187,6 +189,16 @@ export class Cluster extends ClusterEmitter {
     }
   }
 
+  /** Members of this environment that run the log (a plain memberlist node holds no copy). */
+  #seatsView(): Member[] {
+    const ml = this.#memberlist;
+    if (!ml || !this.config) return [];
+    const env = this.config.environment;
+    return ml.members().filter((m) =>
+      !this.#refused.has(m.name) && decodeNodeMeta(m.meta)?.environment === env
+    );
+  }
+
   #votersChanged(voters: string[], status: QuorumStatus): void {
     if (!this.#closed) this.log.setVoters(voters);
     const was = this.#quorum;
@@ -237,11 +249,7 @@ export class Cluster extends ClusterEmitter {
     ml.on("suspect", onMember("member-suspect"));
     ml.on("dead", onMember("member-failed"));
     ml.on("left", onMember("member-leave"));
-    for (const m of ml.members()) {
-      if (decodeNodeMeta(m.meta)?.environment === environment) {
-        this.#voting.observe(m.name, m.state);
-      }
-    }
+    this.#voting.sync(this.#seatsView());
     this.log.setVoters(this.#voting.names());
     this.#syncPeers();
     if (discovery) {
@@ -347,7 +355,7 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
   if (!config) {
     const log = await ReplicatedLog.create({
       name,
-      origin: logOrigin(name, options.store),
+      origin: logOrigin(name, options.store, clock.now()),
       environment: "local",
       clock,
       store: options.store,
@@ -365,14 +373,15 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
   const preset = presets[config.environment];
   const network = options.network ?? nodeNetwork;
   let discovery: Discovery | undefined;
-  if (config.members) discovery = staticDiscovery({ members: [...config.members] });
-  else if (config.autojoin) discovery = createDiscovery(config.autojoin);
+  if (config.members) {
+    discovery = staticDiscovery({ members: [...config.members], random: options.random });
+  } else if (config.autojoin) discovery = createDiscovery(config.autojoin);
 
   let log: ReplicatedLog;
   try {
     log = await ReplicatedLog.create({
       name,
-      origin: logOrigin(name, options.store),
+      origin: logOrigin(name, options.store, clock.now()),
       environment: config.environment,
       network,
       clock,
@@ -408,6 +417,7 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
         tuning: preset.memberlist,
         keyring,
         meta,
+        random: options.random,
         delegate: {
           notifyMsg: (buf) => {
             const removed = decodeRemoval(buf);

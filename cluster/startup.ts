@@ -63,8 +63,8 @@ export function bindError(key: string, host: string, port: number, err: unknown)
  * would restart at seq 1 and peers would drop the new entries as duplicates of the old run's,
  * so each run writes under a fresh origin.
  */
-export function logOrigin(name: string, store: LogStore | undefined): string {
-  return store ? name : `${name}@${Date.now().toString(36)}`;
+export function logOrigin(name: string, store: LogStore | undefined, now: number): string {
+  return store ? name : `${name}@${now.toString(36)}`;
 }
 
 /** Host name plus a short random suffix. */

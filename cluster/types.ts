@@ -43,6 +43,8 @@ export interface ClusterOptions {
   network?: Network;
   /** Clock for every timer (default: the system clock). Simulations pass a virtual one. */
   clock?: Clock;
+  /** Uniform [0, 1) source for gossip and join jitter (default `Math.random`). Simulations seed one. */
+  random?: () => number;
 }
 
 /** A member as the cluster reports it. */

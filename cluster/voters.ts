@@ -72,6 +72,13 @@ export interface VotingOptions {
   readonly clock: Clock;
   /** Called after every change of the seats (names, this node included), with the status. */
   readonly onChange: (voters: string[], status: QuorumStatus) => void;
+  /**
+   * The member table's current view, read every `pollMs`: a suspect member that refutes
+   * becomes alive without an event.
+   */
+  readonly poll?: () => Iterable<{ readonly name: string; readonly state: Seat | "left" }>;
+  /** How often to read `poll`, in ms; default 1000. */
+  readonly pollMs?: number;
 }
 
 /**
@@ -99,6 +106,7 @@ export class VotingMembership {
   // removed or forgotten: only an alive (the member came back) seats them again
   #gone = new Set<string>();
   #timer: TimerHandle = undefined;
+  #pollTimer: TimerHandle = undefined;
   #closed = false;
 
   /** @param options this node, the floor, the forget delay, the clock, the change callback */
@@ -108,26 +116,48 @@ export class VotingMembership {
     this.#forgetAfter = options.forgetAfterMs;
     this.#clock = options.clock;
     this.#onChange = options.onChange;
+    const poll = options.poll;
+    if (poll) {
+      const tick = () => {
+        if (this.#closed) return;
+        this.sync(poll());
+        this.#pollTimer = this.#clock.setTimeout(tick, options.pollMs ?? 1000);
+      };
+      this.#pollTimer = this.#clock.setTimeout(tick, options.pollMs ?? 1000);
+    }
   }
 
   /** Follows a member's state (`left` gives up its seat; `dead` starts the forget delay). */
   observe(name: string, state: Seat | "left"): void {
-    if (this.#closed || name === this.#self) return;
+    if (this.#apply(name, state)) this.#changed();
+  }
+
+  /**
+   * Follows the states of every member listed (a member table's view); one change callback.
+   * Members missing from the list keep their seats (memberlist reaps the dead it still counts).
+   */
+  sync(members: Iterable<{ readonly name: string; readonly state: Seat | "left" }>): void {
+    let changed = false;
+    for (const m of members) changed = this.#apply(m.name, m.state) || changed;
+    if (changed) this.#changed();
+  }
+
+  #apply(name: string, state: Seat | "left"): boolean {
+    if (this.#closed || name === this.#self) return false;
     const seat = this.#seats.get(name);
     if (state === "left") {
       this.#gone.delete(name);
-      if (seat) this.#drop(name);
-      return;
+      return this.#seats.delete(name);
     }
     if (state === "alive") this.#gone.delete(name);
-    else if (this.#gone.has(name)) return; // stale news of a member removed on purpose
-    if (seat?.state === state) return;
+    else if (this.#gone.has(name)) return false; // stale news of a member removed on purpose
+    if (seat?.state === state) return false;
     const failedAt = state === "dead"
       ? (seat?.state === "dead" ? seat.failedAt : this.#clock.now())
       : 0;
     this.#seats.set(name, { state, failedAt });
     if (state === "dead") this.#arm();
-    this.#changed();
+    return true;
   }
 
   /** The state of a seat, or undefined when `name` holds none. */
@@ -173,7 +203,8 @@ export class VotingMembership {
   close(): void {
     this.#closed = true;
     this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#clock.clearTimeout(this.#pollTimer);
+    this.#timer = this.#pollTimer = undefined;
   }
 
   #drop(name: string): void {
