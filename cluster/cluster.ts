@@ -201,6 +201,8 @@ export class Cluster extends ClusterEmitter {
 
   #votersChanged(voters: string[], status: QuorumStatus): void {
     if (!this.#closed) this.log.setVoters(voters);
+    // a refuted suspicion has no memberlist event: the seats' poll is what sees it come back
+    this.#syncPeers();
     const was = this.#quorum;
     this.#quorum = status;
     if (

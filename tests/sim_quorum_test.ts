@@ -151,7 +151,9 @@ describe("simulation: quorum of the voting membership", () => {
         await sim.until(
           () =>
             sim.converged() &&
-            sim.running().every((c) => c.hasQuorum && c.log.connectedPeers().length === 4),
+            sim.running().every((c) =>
+              c.quorum().reachable === 5 && c.log.connectedPeers().length === 4
+            ),
           240_000,
           500,
         ),
