@@ -8,7 +8,6 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type Cluster, cluster, MembershipError, QuorumError, type QuorumStatus } from "../mod.ts";
 
-const text = new TextEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, check: () => boolean, timeoutMs = 45_000): Promise<void> {
