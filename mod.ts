@@ -27,8 +27,15 @@ export type {
   ClusterStats,
   Logger,
 } from "./cluster/mod.ts";
-export { ClusterError, ConfigError, parseClusterConfig } from "./cluster/mod.ts";
-export type { ClusterConfig, ConfigIssue, Environment } from "./cluster/mod.ts";
+export { ClusterError, ConfigError, MembershipError, parseClusterConfig } from "./cluster/mod.ts";
+export type {
+  ClusterConfig,
+  ClusterEmitter,
+  ConfigIssue,
+  Environment,
+  QuorumStatus,
+} from "./cluster/mod.ts";
+export { QuorumError } from "./log/mod.ts";
 export { presets } from "./presets/mod.ts";
 export type { Preset } from "./presets/mod.ts";
 export { Keyring } from "./memberlist/mod.ts";

@@ -6,10 +6,14 @@
  *       runs one node; prints JSON lines (`ready`, member and log events); leaves and exits on
  *       SIGINT/SIGTERM. `--data-dir` keeps the log in a FileLogStore (fsync always) so a
  *       restarted agent resumes it. The control endpoint (HTTP, default 127.0.0.1:3321) serves
- *       `GET /members`, `GET /heads` and `POST /append` (JSON `{ value, key?, ack?, timeout? }`,
- *       answered `{ origin, seq }` once acknowledged).
+ *       `GET /members`, `GET /heads`, `GET /quorum`, `POST /append` (JSON
+ *       `{ value, key?, ack?, timeout? }`, answered `{ origin, seq }` once acknowledged) and
+ *       `POST /remove-member` (JSON `{ name }`).
  *   members [--control host:port] [--json]
  *       asks a running agent for its member list and prints a table.
+ *   remove-member <name> [--control host:port]
+ *       takes a failed member out of the voting membership of the agent and of every member
+ *       it sees alive (like `serf force-leave`), so quorum writes count without it.
  *   demo
  *       the live demo: a 3-node cluster in this process on loopback.
  *
@@ -68,6 +72,7 @@ async function agent(args: string[]): Promise<number> {
     node.on(event, (m) => print(event, { node: m.name, address: m.address, state: m.state }));
   }
   node.on("error", (err) => print("error", { message: err.message }));
+  node.on("quorum", (q) => print("quorum", { ...q }));
   const unsubscribe = node.log.subscribe((entry) =>
     print("entry", {
       origin: entry.origin,
@@ -85,6 +90,20 @@ async function agent(args: string[]): Promise<number> {
   const server: Server = createServer((req, res) => {
     if (req.method === "GET" && req.url === "/members") {
       reply(res, 200, { name: node.name, members: node.members() });
+    } else if (req.method === "GET" && req.url === "/quorum") {
+      reply(res, 200, { ...node.quorum(), voters: node.voters() });
+    } else if (req.method === "POST" && req.url === "/remove-member") {
+      readJson(req).then(async (body) => {
+        const name = (body as { name?: unknown } | null)?.name;
+        if (typeof name !== "string" || name === "") {
+          reply(res, 400, { error: 'expected JSON { "name": "<member>" }' });
+          return;
+        }
+        const { told } = await node.removeMember(name);
+        reply(res, 200, { removed: name, told, quorum: node.quorum() });
+      }).catch((err: Error) =>
+        reply(res, err.name === "MembershipError" ? 409 : 400, { error: err.message })
+      );
     } else if (req.method === "GET" && req.url === "/heads") {
       reply(res, 200, { heads: Object.fromEntries(node.log.heads()) });
     } else if (req.method === "POST" && req.url === "/append") {
@@ -169,18 +188,51 @@ async function members(args: string[]): Promise<number> {
   return 0;
 }
 
+async function removeMember(args: string[]): Promise<number> {
+  const name = args.find((a, i) => !a.startsWith("--") && args[i - 1] !== "--control");
+  if (!name) {
+    process.stderr.write("remove-member: the member's name is required\n");
+    return 2;
+  }
+  const control = flag(args, "--control") ?? DEFAULT_CONTROL;
+  const res = await fetch(`http://${control}/remove-member`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const body = await res.json() as {
+    error?: string;
+    told?: number;
+    quorum?: { voters: number; reachable: number; needed: number; hasQuorum: boolean };
+  };
+  if (!res.ok) {
+    process.stderr.write(`remove-member: ${body.error ?? res.statusText}\n`);
+    return 1;
+  }
+  const q = body.quorum!;
+  process.stdout.write(
+    `removed ${name} (told ${body.told} members); voters ${q.voters}, reachable ${q.reachable}, ` +
+      `needed ${q.needed}: ${q.hasQuorum ? "quorum" : "no quorum"}\n`,
+  );
+  return 0;
+}
+
 async function main(args: string[]): Promise<number> {
   switch (args[0]) {
     case "agent":
       return await agent(args.slice(1));
     case "members":
       return await members(args.slice(1));
+    case "remove-member":
+      return await removeMember(args.slice(1));
     case "demo":
       return await runDemo({ out: process.stdout, live: process.stdout.isTTY === true });
     default:
       process.stderr.write(
         "usage: response-cluster agent --config <file> [--name N] [--control host:port] [--data-dir DIR]\n" +
           "       response-cluster members [--control host:port] [--json]\n" +
+          "       response-cluster remove-member <name> [--control host:port]\n" +
           "       response-cluster demo\n",
       );
       return 2;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { hostname } from "node:os";
+import { ClusterEmitter } from "./events.ts";
 import type {
   ClusterEvents,
   ClusterMember,
@@ -15,25 +15,26 @@ import type {
 } from "./types.ts";
 import { type ClusterConfig, parseClusterConfig } from "./config.ts";
 import { presets } from "../presets/mod.ts";
-import { decodeNodeMeta, encodeNodeMeta, type NodeMeta } from "./node_meta.ts";
-import { Keyring, type Member, Memberlist } from "../memberlist/mod.ts";
-import { type LogStore, ReplicatedLog, type ReplicatedLogCache } from "../log/mod.ts";
+import { decodeNodeMeta, encodeNodeMeta } from "./node_meta.ts";
 import {
-  createDiscovery,
-  type Discovery,
-  type DiscoveryLogger,
-  staticDiscovery,
-} from "../discovery/mod.ts";
+  bindError,
+  defaultName,
+  discoveryLogger,
+  logOrigin,
+  selfMember,
+  toClusterMember,
+} from "./startup.ts";
+import { decodeRemoval, encodeRemoval, type QuorumStatus, VotingMembership } from "./voters.ts";
+import { Keyring, type Member, Memberlist } from "../memberlist/mod.ts";
+import { ReplicatedLog, type ReplicatedLogCache } from "../log/mod.ts";
+import { createDiscovery, type Discovery, staticDiscovery } from "../discovery/mod.ts";
 import {
   type Clock,
   formatHostPort,
   type HostPort,
   nodeNetwork,
   systemClock,
-  TransportError,
 } from "../transport/mod.ts";
-
-type Listener<T> = (value: T) => void;
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const wildcard = (host: string) => host === "0.0.0.0" || host === "::";
@@ -47,7 +48,7 @@ const wildcard = (host: string) => host === "0.0.0.0" || host === "::";
  * console.log(node.addresses, node.members().map((m) => m.name));
  * ```
  */
-export class Cluster {
+export class Cluster extends ClusterEmitter {
   /** This node's unique name. */
   readonly name: string;
   /** The validated stanza, or `undefined` in isolated mode. */
@@ -61,11 +62,12 @@ export class Cluster {
   #memberlist: Memberlist | undefined;
   #discovery: Discovery | undefined;
   #abort = new AbortController();
-  #listeners = new Map<keyof ClusterEvents, Set<Listener<never>>>();
   #refused = new Set<string>();
   #closed = false;
   #logger: Logger;
   #clock: Clock;
+  #voting: VotingMembership;
+  #quorum: QuorumStatus;
 
   /** @internal use {@link cluster} */
   constructor(parts: {
@@ -77,6 +79,9 @@ export class Cluster {
     logger: Logger;
     clock: Clock;
   }) {
+    super((event, err) =>
+      parts.logger.error(`a "${event}" listener threw`, { error: String(err) })
+    );
     this.name = parts.name;
     this.config = parts.config;
     this.log = parts.log;
@@ -85,6 +90,18 @@ export class Cluster {
     this.keyring = parts.keyring;
     this.#logger = parts.logger;
     this.#clock = parts.clock;
+    const config = parts.config;
+    const timing = presets[config?.environment ?? "lan"].memberlist;
+    this.#voting = new VotingMembership({
+      self: parts.name,
+      minimum: config?.min_quorum,
+      forgetAfterMs: config?.forget_after ?? timing.reconnectTimeoutMs,
+      clock: parts.clock,
+      onChange: (voters, status) => this.#votersChanged(voters, status),
+      poll: () => this.#seatsView(),
+      pollMs: config ? timing.probeIntervalMs : undefined,
+    });
+    this.#quorum = this.#voting.status();
   }
 
   /** The bound addresses (`host:port`): memberlist (UDP+TCP) and the log (TCP); none when isolated. */
@@ -100,17 +117,92 @@ export class Cluster {
    * refused and not listed.
    */
   members(): ClusterMember[] {
-    if (!this.#memberlist) return [this.#self()];
+    if (!this.#memberlist) return [selfMember(this.name)];
     return this.#memberlist.members().filter((m) => !this.#refused.has(m.name)).map(
       toClusterMember,
     );
   }
 
-  /** True when this node sees a majority of the known members of its cluster alive (itself included). */
+  /**
+   * True when this node sees a quorum of the voting membership alive, itself included: the
+   * same count `ack: "quorum"` needs (a majority of every member that has not left or been
+   * removed, failed ones included, and at least `min_quorum`). False on the minority side of
+   * a partition and on the survivors of a majority crash. The `quorum` event tells changes.
+   */
   get hasQuorum(): boolean {
-    const all = this.members().filter((m) => m.state !== "left");
-    const alive = all.filter((m) => m.state === "alive").length;
-    return alive * 2 > all.length;
+    return this.#quorum.hasQuorum;
+  }
+
+  /** The quorum as this node sees it: voters, reachable voters, holders needed. */
+  quorum(): QuorumStatus {
+    return this.#quorum;
+  }
+
+  /**
+   * Names of the voting membership, this node included: every member that has not left,
+   * whatever its state, until removed by {@link removeMember} or forgotten after
+   * `forget_after`.
+   */
+  voters(): string[] {
+    return this.#voting.names();
+  }
+
+  /**
+   * Takes a failed (or suspect) member out of the voting membership, on this node and on
+   * every member this node sees alive (like `serf force-leave`): quorum appends then need a
+   * majority of the members left. Use it once a node is known to be gone for good; a member
+   * that comes back later takes a seat again. Resolves with the number of members told.
+   * Throws `MembershipError` for an unknown name, this node, or an alive member.
+   *
+   * @example
+   * ```ts
+   * node.on("member-failed", (m) => console.log(`${m.name} failed; remove it if it is gone`));
+   * await node.removeMember("node-c"); // 2 voters left: quorum writes need both
+   * ```
+   */
+  async removeMember(name: string): Promise<{ told: number }> {
+    this.#voting.remove(name);
+    this.#logger.info("member removed from the voting membership", { node: name });
+    const ml = this.#memberlist;
+    if (!ml) return { told: 0 };
+    const others = ml.aliveMembers().filter((m) => m.name !== this.name);
+    const sent = await Promise.allSettled(
+      others.map((m) => ml.sendReliable(m.name, encodeRemoval(name))),
+    );
+    return { told: sent.filter((r) => r.status === "fulfilled").length };
+  }
+
+  /** @internal a member told us to remove `name` */
+  onRemoval(name: string): void {
+    try {
+      this.#voting.remove(name);
+      this.#logger.info("member removed from the voting membership by a peer", { node: name });
+    } catch (err) {
+      // alive here (or unknown): keep the seat; the sender's view was older than ours
+      this.#logger.debug("removal ignored", { node: name, error: String(err) });
+    }
+  }
+
+  /** Members of this environment that run the log (a plain memberlist node holds no copy). */
+  #seatsView(): Member[] {
+    const ml = this.#memberlist;
+    if (!ml || !this.config) return [];
+    const env = this.config.environment;
+    return ml.members().filter((m) =>
+      !this.#refused.has(m.name) && decodeNodeMeta(m.meta)?.environment === env
+    );
+  }
+
+  #votersChanged(voters: string[], status: QuorumStatus): void {
+    if (!this.#closed) this.log.setVoters(voters);
+    // a refuted suspicion has no memberlist event: the seats' poll is what sees it come back
+    this.#syncPeers();
+    const was = this.#quorum;
+    this.#quorum = status;
+    if (
+      was && (was.hasQuorum !== status.hasQuorum || was.voters !== status.voters ||
+        was.reachable !== status.reachable || was.needed !== status.needed)
+    ) this.emit("quorum", status);
   }
 
   /** Counters of every layer. */
@@ -118,36 +210,6 @@ export class Cluster {
     const members = { alive: 0, suspect: 0, dead: 0, left: 0 };
     for (const m of this.members()) members[m.state]++;
     return { memberlist: this.#memberlist?.counters(), log: this.log.stats(), members };
-  }
-
-  /**
-   * Subscribes to an event; returns the function that unsubscribes.
-   *
-   * @example
-   * ```ts
-   * const off = node.on("member-failed", (m) => console.log(m.name, "failed"));
-   * off();
-   * ```
-   */
-  on<K extends keyof ClusterEvents>(
-    event: K,
-    listener: (value: ClusterEvents[K]) => void,
-  ): () => void {
-    let set = this.#listeners.get(event);
-    if (!set) this.#listeners.set(event, set = new Set());
-    set.add(listener as Listener<never>);
-    return () => set.delete(listener as Listener<never>);
-  }
-
-  /** @internal */
-  emit<K extends keyof ClusterEvents>(event: K, value: ClusterEvents[K]): void {
-    for (const listener of this.#listeners.get(event) ?? []) {
-      try {
-        (listener as Listener<ClusterEvents[K]>)(value);
-      } catch (err) {
-        this.#logger.error(`a "${event}" listener threw`, { error: String(err) });
-      }
-    }
   }
 
   /** @internal wires memberlist events, the log's peer set and discovery */
@@ -172,6 +234,8 @@ export class Cluster {
         this.#syncPeers();
         return;
       }
+      // only members that run the log hold copies: a plain memberlist node has no seat
+      if (meta) this.#voting.observe(m.name, m.state);
       this.#syncPeers();
       // Events tell about the others; this node's own state is in members().
       if (m.name !== this.name) this.emit(event, toClusterMember(m));
@@ -181,6 +245,8 @@ export class Cluster {
     ml.on("suspect", onMember("member-suspect"));
     ml.on("dead", onMember("member-failed"));
     ml.on("left", onMember("member-leave"));
+    this.#voting.sync(this.#seatsView());
+    this.log.setVoters(this.#voting.names());
     this.#syncPeers();
     if (discovery) {
       this.#discovery = discovery;
@@ -220,18 +286,6 @@ export class Cluster {
     this.log.setPeers(peers);
   }
 
-  #self(): ClusterMember {
-    return {
-      name: this.name,
-      address: "",
-      logAddress: undefined,
-      state: "alive",
-      incarnation: 0,
-      environment: undefined,
-      meta: {},
-    };
-  }
-
   /** Leaves gracefully (members see "left", not "failed"), then closes. */
   async leave(): Promise<void> {
     if (this.#closed) return;
@@ -247,6 +301,7 @@ export class Cluster {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#voting.close();
     this.#abort.abort();
     await this.#discovery?.close();
     await this.#memberlist?.shutdown();
@@ -257,66 +312,6 @@ export class Cluster {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-function toClusterMember(m: Member): ClusterMember {
-  const meta: NodeMeta | undefined = decodeNodeMeta(m.meta);
-  return {
-    name: m.name,
-    address: formatHostPort(m.address),
-    logAddress: meta
-      ? formatHostPort({ host: meta.logHost || m.address.host, port: meta.logPort })
-      : undefined,
-    state: m.state,
-    incarnation: m.incarnation,
-    environment: meta?.environment,
-    meta: meta?.attributes ?? {},
-  };
-}
-
-function discoveryLogger(logger: Logger): DiscoveryLogger {
-  return {
-    debug: (m, f) => logger.debug(`discovery: ${m}`, f),
-    info: (m, f) => logger.info(`discovery: ${m}`, f),
-    warn: (m, f) => logger.warn(`discovery: ${m}`, f),
-    error: (m, f) => logger.error(`discovery: ${m}`, f),
-  };
-}
-
-function bindError(key: string, host: string, port: number, err: unknown): Error {
-  if (err instanceof TransportError && err.code === "EADDRINUSE") {
-    return new Error(`${key} ${port} is already in use on ${host}`, { cause: err });
-  }
-  if (err instanceof TransportError && err.code === "EADDRNOTAVAIL") {
-    return new Error(
-      `${
-        key === "bind_port" ? "bind_address" : "memberlist_bind_address"
-      } ${host} is not an address of this host`,
-      { cause: err },
-    );
-  }
-  return new Error(
-    `cannot bind ${key} ${port} on ${host}: ${err instanceof Error ? err.message : String(err)}`,
-    { cause: err },
-  );
-}
-
-/**
- * The origin of this run's own log. With a store the caller passed (a file store) the node
- * resumes its log under its name. Without one the log starts empty each run: reusing the name
- * would restart at seq 1 and peers would drop the new entries as duplicates of the old run's,
- * so each run writes under a fresh origin.
- */
-function logOrigin(name: string, store: LogStore | undefined): string {
-  return store ? name : `${name}@${Date.now().toString(36)}`;
-}
-
-function defaultName(): string {
-  const suffix = Array.from(
-    crypto.getRandomValues(new Uint8Array(3)),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
-  return `${hostname()}-${suffix}`;
 }
 
 /**
@@ -350,7 +345,7 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
   if (!config) {
     const log = await ReplicatedLog.create({
       name,
-      origin: logOrigin(name, options.store),
+      origin: logOrigin(name, options.store, clock.now()),
       environment: "local",
       clock,
       store: options.store,
@@ -368,26 +363,29 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
   const preset = presets[config.environment];
   const network = options.network ?? nodeNetwork;
   let discovery: Discovery | undefined;
-  if (config.members) discovery = staticDiscovery({ members: [...config.members] });
-  else if (config.autojoin) discovery = createDiscovery(config.autojoin, options.discovery);
+  if (config.members) {
+    discovery = staticDiscovery({ members: [...config.members], random: options.random });
+  } else if (config.autojoin) discovery = createDiscovery(config.autojoin, options.discovery);
 
   let log: ReplicatedLog;
   try {
     log = await ReplicatedLog.create({
       name,
-      origin: logOrigin(name, options.store),
+      origin: logOrigin(name, options.store, clock.now()),
       environment: config.environment,
       network,
       clock,
       bind: { host: config.bind_address, port: config.bind_port },
       tuning: preset.log,
       store: options.store,
+      minQuorum: config.min_quorum,
     });
   } catch (err) {
     throw bindError("bind_port", config.bind_address, config.bind_port, err);
   }
   let memberlist: Memberlist;
   let keyring: Keyring | undefined;
+  const built: { node?: Cluster } = {}; // user messages may arrive before it exists
   try {
     keyring = options.keyring instanceof Keyring
       ? options.keyring
@@ -409,6 +407,13 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
         tuning: preset.memberlist,
         keyring,
         meta,
+        random: options.random,
+        delegate: {
+          notifyMsg: (buf) => {
+            const removed = decodeRemoval(buf);
+            if (removed !== undefined) built.node?.onRemoval(removed);
+          },
+        },
       });
     } catch (err) {
       throw bindError(
@@ -422,7 +427,7 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
     await log.close();
     throw err;
   }
-  const node = new Cluster({ name, config, log, memberlist, keyring, logger, clock });
+  const node = built.node = new Cluster({ name, config, log, memberlist, keyring, logger, clock });
   try {
     await node.start(discovery);
   } catch (err) {

@@ -34,6 +34,17 @@ export interface ClusterConfig {
   readonly members?: readonly HostPort[];
   /** Discovery through a plugin: its registered name and its validated options. */
   readonly autojoin?: { readonly name: string; readonly options: unknown };
+  /**
+   * Floor of copies a quorum append needs, whatever the voting membership's size: with 3, a
+   * cluster still forming (or reduced to 1 or 2 voters) acknowledges no quorum write. Default
+   * 1 (a plain majority). Set it to the majority of the cluster's intended size.
+   */
+  readonly min_quorum: number;
+  /**
+   * How long a failed member keeps its seat in the voting membership, in ms (the file says
+   * a duration: `"24h"`, `"90m"`). Default: the preset's reconnect timeout (24 h).
+   */
+  readonly forget_after?: number;
 }
 
 /** Default memberlist port, used for `members` entries without a port. */
@@ -49,7 +60,22 @@ const KNOWN_KEYS = [
   "memberlist_bind_port",
   "members",
   "autojoin",
+  "min_quorum",
+  "forget_after",
 ] as const;
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
+
+/** Milliseconds of a duration like "24h", "1h30m", "90s", "500ms"; undefined if malformed. */
+function parseDuration(text: string): number | undefined {
+  if (!DURATION.test(text)) return undefined;
+  let ms = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) {
+    ms += Number(n) * UNITS[unit];
+  }
+  return ms;
+}
 
 const HOST_NAME =
   /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -82,6 +108,28 @@ const stanzaSchema = v.object({
   bind_port: v.optional(portSchema, DEFAULT_LOG_PORT),
   memberlist_bind_address: v.optional(addressSchema, "0.0.0.0"),
   memberlist_bind_port: v.optional(portSchema, DEFAULT_MEMBERLIST_PORT),
+  min_quorum: v.optional(
+    v.pipe(
+      v.number("expected an integer of at least 1"),
+      v.check(
+        (n) => Number.isInteger(n) && n >= 1 && n <= 1000,
+        (issue) => `expected an integer 1-1000, got ${issue.input}`,
+      ),
+    ),
+    1,
+  ),
+  forget_after: v.optional(
+    v.pipe(
+      v.string('expected a duration like "24h", "90m" or "30s"'),
+      v.check(
+        (t) => (parseDuration(t) ?? 0) >= 1000,
+        (issue) =>
+          `expected a duration of at least 1s like "24h", "90m" or "30s", got ${
+            JSON.stringify(issue.input)
+          }`,
+      ),
+    ),
+  ),
   members: v.optional(
     v.array(
       v.string('expected a string like "host:port"'),
@@ -222,6 +270,8 @@ export function parseClusterConfig(
     bind_port: o.bind_port,
     memberlist_bind_address: o.memberlist_bind_address,
     memberlist_bind_port: o.memberlist_bind_port,
+    min_quorum: o.min_quorum,
+    ...(o.forget_after !== undefined ? { forget_after: parseDuration(o.forget_after) } : {}),
     ...(members ? { members } : {}),
     ...(autojoin ? { autojoin } : {}),
   };

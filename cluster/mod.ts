@@ -27,3 +27,5 @@ export type {
   Logger,
 } from "./types.ts";
 export { ClusterError } from "../errors/mod.ts";
+export { MembershipError, type QuorumStatus } from "./voters.ts";
+export type { ClusterEmitter } from "./events.ts";

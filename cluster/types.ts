@@ -8,6 +8,7 @@ import type { Keyring, Member, MemberlistCounters } from "../memberlist/mod.ts";
 import type { LogStats, LogStore } from "../log/mod.ts";
 import type { DiscoveryFactory } from "../discovery/mod.ts";
 import type { Clock, Network } from "../transport/mod.ts";
+import type { QuorumStatus } from "./voters.ts";
 
 /** Where the cluster writes what it does. `console` fits; the default writes nothing. */
 export interface Logger {
@@ -42,6 +43,8 @@ export interface ClusterOptions {
   network?: Network;
   /** Clock for every timer (default: the system clock). Simulations pass a virtual one. */
   clock?: Clock;
+  /** Uniform [0, 1) source for gossip and join jitter (default `Math.random`). Simulations seed one. */
+  random?: () => number;
 }
 
 /** A member as the cluster reports it. */
@@ -74,6 +77,12 @@ export interface ClusterEvents {
   "member-failed": ClusterMember;
   /** A member left gracefully. */
   "member-leave": ClusterMember;
+  /**
+   * The quorum this node sees changed (voters, reachable voters, holders needed, or
+   * `hasQuorum`): take writes that need `ack: "quorum"` and report ready only while
+   * `hasQuorum` is true.
+   */
+  quorum: QuorumStatus;
   /** Something went wrong that the cluster cannot fix by itself (e.g. an environment mismatch). */
   error: Error;
 }

@@ -3,12 +3,21 @@
  *
  * @module
  */
+import type { Clock, HostPort, Network } from "../transport/mod.ts";
+import type { LogStore } from "./store.ts";
+import type { LogTuning } from "./tuning.ts";
 
 /**
  * How long `append` waits:
- * - `"none"`: returns once the entry has its seq (it is stored right after);
+ * - `"none"`: returns once the entry has its seq (it is stored right after); survives
+ *   nothing: a crash before the store call loses it;
  * - `"local"`: once this node's store holds it (durable as the store's fsync policy says);
- * - `"quorum"`: once a majority of the members holds it (see `ReplicatedLog`).
+ *   survives a restart of this node with a file store, not the loss of this node;
+ * - `"quorum"`: once a majority of the voting membership holds it: every member that has not
+ *   left, alive or not (a failed one counts until removed), this node included, and at least
+ *   `min_quorum`; survives the loss of any minority of the voting members. Otherwise it
+ *   rejects with `QuorumError` at the timeout (the entry stays appended and keeps
+ *   replicating). See `ReplicatedLog`.
  */
 export type AckMode = "none" | "local" | "quorum";
 
@@ -78,4 +87,40 @@ export class LogClosedError extends Error {
     super("the log is closed");
     this.name = "LogClosedError";
   }
+}
+
+/** What `ReplicatedLog.create` needs. */
+export interface ReplicatedLogOptions {
+  /** This node's name, unique in the cluster (the peers' `setPeers` entries use it). */
+  readonly name: string;
+  /**
+   * Name of this node's own log; default `name`. A node that restarts without its log (a
+   * memory store) must not reuse the origin of its previous run: its new seq 1, 2, … would
+   * be taken for the old entries its peers already hold, and dropped as duplicates. Give such
+   * a node a fresh origin per run (e.g. `${name}@${startTime}`), or keep its log in a
+   * `FileLogStore`.
+   */
+  readonly origin?: string;
+  /** "local", "lan" or "wan": peers with another environment are refused. */
+  readonly environment: string;
+  /**
+   * Where sockets come from (`nodeNetwork` in production). Without `network` and `bind` the
+   * log is isolated: nothing is bound, nothing replicates, the API works locally.
+   */
+  readonly network?: Network;
+  /** Timers and timestamps; default `systemClock`. */
+  readonly clock?: Clock;
+  /** Address of the log listener (the stanza's bind_address:bind_port). */
+  readonly bind?: HostPort;
+  /** Batching and limits (the environment preset's `log` part); required when replicating. */
+  readonly tuning?: LogTuning;
+  /** Storage; default a fresh `MemoryLogStore`. The log closes it on close. */
+  readonly store?: LogStore;
+  /** Default deadline of quorum appends in ms; default 5000. */
+  readonly quorumTimeoutMs?: number;
+  /**
+   * Floor of holders a quorum append needs, whatever the size of the voting membership
+   * (the stanza's `min_quorum`); default 1, a plain majority.
+   */
+  readonly minQuorum?: number;
 }

@@ -18,8 +18,14 @@
  * @module
  */
 import { systemClock } from "../transport/mod.ts";
-import type { Clock, HostPort, Network } from "../transport/mod.ts";
-import { type AppendOptions, type AppendResult, LogClosedError, type ReadOptions } from "./api.ts";
+import type { Clock, HostPort } from "../transport/mod.ts";
+import {
+  type AppendOptions,
+  type AppendResult,
+  LogClosedError,
+  type ReadOptions,
+  type ReplicatedLogOptions,
+} from "./api.ts";
 import { LwwState, ReplicatedCache } from "./cache.ts";
 import { type Entry, validateEntry } from "./entry.ts";
 import { HybridClock } from "./hlc.ts";
@@ -28,38 +34,8 @@ import { type LogPeer, Replicator } from "./replicator.ts";
 import { copyStats, createStats, type LogStats } from "./stats.ts";
 import { type CompactionResult, type LogStore, MemoryLogStore, StoreError } from "./store.ts";
 import { EntryFeed, type EntrySubscription } from "./subscription.ts";
-import type { LogTuning } from "./tuning.ts";
 
-/** What {@link ReplicatedLog.create} needs. */
-export interface ReplicatedLogOptions {
-  /** This node's name, unique in the cluster (the peers' `setPeers` entries use it). */
-  readonly name: string;
-  /**
-   * Name of this node's own log; default `name`. A node that restarts without its log (a
-   * memory store) must not reuse the origin of its previous run: its new seq 1, 2, … would
-   * be taken for the old entries its peers already hold, and dropped as duplicates. Give such
-   * a node a fresh origin per run (e.g. `${name}@${startTime}`), or keep its log in a
-   * `FileLogStore`.
-   */
-  readonly origin?: string;
-  /** "local", "lan" or "wan": peers with another environment are refused. */
-  readonly environment: string;
-  /**
-   * Where sockets come from (`nodeNetwork` in production). Without `network` and `bind` the
-   * log is isolated: nothing is bound, nothing replicates, the API works locally.
-   */
-  readonly network?: Network;
-  /** Timers and timestamps; default `systemClock`. */
-  readonly clock?: Clock;
-  /** Address of the log listener (the stanza's bind_address:bind_port). */
-  readonly bind?: HostPort;
-  /** Batching and limits (the environment preset's `log` part); required when replicating. */
-  readonly tuning?: LogTuning;
-  /** Storage; default a fresh {@link MemoryLogStore}. The log closes it on close. */
-  readonly store?: LogStore;
-  /** Default deadline of quorum appends in ms; default 5000. */
-  readonly quorumTimeoutMs?: number;
-}
+export type { ReplicatedLogOptions };
 
 /** Which seqs of a group commit the store took (`error`: why the others were refused). */
 interface Stored {
@@ -82,10 +58,12 @@ const FRAME_SLACK = 256;
  * stored together: one store call, so one record and one fsync in a `FileLogStore`, and one
  * frame per peer.
  *
- * Quorum: `append(v, { ack: "quorum" })` resolves once a majority of the members holds the
- * entry, the members being this node plus the peers last given to `setPeers` (the alive
- * members the replicator was told about): 2 of 3, 3 of 4 or 5. Without a majority before the
- * deadline it rejects with a `QuorumError`; the entry stays appended and keeps replicating.
+ * Quorum: `append(v, { ack: "quorum" })` resolves once a majority of the voting membership
+ * (this node plus the names given to `setVoters`; `cluster()` gives every member that has not
+ * left, failed ones included) holds the entry, counted per member name: 2 of 3, 3 of 4 or 5,
+ * at least `minQuorum`. Otherwise it rejects at the deadline with a `QuorumError` (held by,
+ * needed); the entry stays appended and keeps replicating. Without `setVoters` the peers of
+ * `setPeers` are the voters; an isolated log is its own majority.
  *
  * @example
  * ```ts
@@ -182,6 +160,7 @@ export class ReplicatedLog {
       tuning,
       stats: log.#stats,
       data,
+      minQuorum: options.minQuorum,
     });
     return log;
   }
@@ -205,6 +184,20 @@ export class ReplicatedLog {
   setPeers(peers: readonly LogPeer[]): void {
     if (this.#closed) throw new LogClosedError();
     this.#replicator?.setPeers(peers);
+  }
+
+  /**
+   * Sets the voting membership of quorum appends (member names; this node always votes).
+   * Pending quorum appends are re-checked: removing a failed member can complete them.
+   *
+   * @example
+   * ```ts
+   * log.setVoters(["node-a", "node-b", "node-c"]); // node-c crashed: still a voter
+   * ```
+   */
+  setVoters(names: Iterable<string>): void {
+    if (this.#closed) throw new LogClosedError();
+    this.#replicator?.quorum.setVoters(names);
   }
 
   /** Names of peers with an open replication connection. */

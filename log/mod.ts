@@ -42,7 +42,7 @@ export { ReplicatedCache } from "./cache.ts";
 export type { ReplicatedCache as ReplicatedLogCache } from "./cache.ts";
 export type { CacheChange, CacheWriteOptions } from "./cache.ts";
 export type { EntrySubscription } from "./subscription.ts";
-export { QuorumError } from "./quorum.ts";
+export { QuorumError, quorumNeeded } from "./quorum.ts";
 export type { LogStats, RejectReason } from "./stats.ts";
 export { MemoryLogStore, StoreError } from "./store.ts";
 export { FileLogStore } from "./file_store.ts";

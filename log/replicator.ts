@@ -44,6 +44,8 @@ export interface ReplicatorOptions {
   readonly stats: LogStats;
   /** The log data. */
   readonly data: ReplicaData;
+  /** Floor of holders a quorum append needs (`min_quorum`); default 1. */
+  readonly minQuorum?: number;
 }
 
 /**
@@ -92,7 +94,10 @@ export class Replicator implements SessionHost {
     this.clock = options.clock;
     this.stats = options.stats;
     this.data = options.data;
-    this.quorum = new QuorumTracker(this.origin, options.clock);
+    this.quorum = new QuorumTracker(this.origin, options.clock, {
+      self: options.name,
+      minimum: options.minQuorum,
+    });
     this.#transport = transport;
   }
 
@@ -121,14 +126,15 @@ export class Replicator implements SessionHost {
 
   /**
    * Replaces the peer list: dials listed peers it lacks a connection to (when its name is the
-   * smaller of the pair), disconnects peers no longer listed, and sets the quorum base.
+   * smaller of the pair), disconnects peers no longer listed. The peers are the quorum's
+   * voters only while nobody calls `quorum.setVoters`.
    */
   setPeers(peers: readonly LogPeer[]): void {
     if (this.#closed) return;
     const next = new Map<string, HostPort>();
     for (const p of peers) if (p.name !== this.name && p.name !== "") next.set(p.name, p.address);
     this.#peers = next;
-    this.quorum.setMembers(next.keys());
+    this.quorum.setPeers(next.keys());
     for (const [name, s] of this.#sessions) if (!next.has(name)) s.close();
     for (const s of this.#all) {
       if (s.expectedName !== undefined && !next.has(s.expectedName)) s.close();
@@ -188,7 +194,11 @@ export class Replicator implements SessionHost {
   closed(session: PeerSession): void {
     this.#all.delete(session);
     if (session.expectedName !== undefined) this.#dialing.delete(session.expectedName);
-    if (this.#sessions.get(session.peer) === session) this.#sessions.delete(session.peer);
+    if (this.#sessions.get(session.peer) === session) {
+      this.#sessions.delete(session.peer);
+      // it may have crashed with a memory store: count it again once it reports afresh
+      this.quorum.reset(session.peer);
+    }
     this.stats.connections = this.#sessions.size;
   }
 

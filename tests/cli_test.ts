@@ -158,6 +158,83 @@ describe("CLI", () => {
     assert.ok(a.events.some((e) => e.event === "stopped"));
   });
 
+  it("remove-member: an agent whose peer was killed refuses quorum appends until the operator removes it", async () => {
+    const d = await mkdtemp(join(tmpdir(), "cli-quorum-"));
+    const local = {
+      environment: "local",
+      bind_address: "127.0.0.1",
+      bind_port: 0,
+      memberlist_bind_address: "127.0.0.1",
+      memberlist_bind_port: 0,
+    };
+    try {
+      await writeFile(join(d, "a.json"), JSON.stringify({ cluster: local }));
+      const a = startCli([
+        "agent",
+        "--config",
+        join(d, "a.json"),
+        "--name",
+        "rm-a",
+        "--control",
+        "127.0.0.1:0",
+      ]);
+      agents.push(a);
+      const readyA = await a.waitFor((e) => e.event === "ready");
+      await writeFile(
+        join(d, "b.json"),
+        JSON.stringify({ cluster: { ...local, members: [readyA.memberlist] } }),
+      );
+      const b = startCli([
+        "agent",
+        "--config",
+        join(d, "b.json"),
+        "--name",
+        "rm-b",
+        "--control",
+        "127.0.0.1:0",
+      ]);
+      agents.push(b);
+      await b.waitFor((e) => e.event === "ready");
+      await a.waitFor((e) => e.event === "member-join" && e.node === "rm-b");
+      const control = String(readyA.control);
+      const append = async (timeout: number) => {
+        const res = await fetch(`http://${control}/append`, {
+          method: "POST",
+          body: JSON.stringify({ value: "v", key: "k", ack: "quorum", timeout }),
+        });
+        return { status: res.status, body: await res.json() as { error?: string } };
+      };
+      await a.waitFor((e) => e.event === "quorum" && e.voters === 2 && e.hasQuorum === true);
+      assert.equal((await append(5000)).status, 200);
+
+      b.proc.kill("SIGKILL");
+      await b.exited;
+      const refused = await append(500);
+      assert.equal(refused.status, 503);
+      assert.match(String(refused.body.error), /held by 1, 2 needed \(2 voting members\)/);
+      await a.waitFor((e) => e.event === "member-suspect" || e.event === "member-failed", 30_000);
+      await a.waitFor((e) => e.event === "quorum" && e.hasQuorum === false);
+
+      const self = await runCli(["remove-member", "rm-a", "--control", control]);
+      assert.equal(self.code, 1);
+      assert.match(self.stdout, /remove-member: rm-a is this node/);
+      const removed = await runCli(["remove-member", "rm-b", "--control", control]);
+      assert.equal(removed.code, 0, removed.stdout);
+      assert.match(
+        removed.stdout,
+        /^removed rm-b \(told 0 members\); voters 1, reachable 1, needed 1: quorum$/m,
+      );
+      await a.waitFor((e) => e.event === "quorum" && e.voters === 1 && e.hasQuorum === true);
+      assert.equal((await append(500)).status, 200);
+      const q = await (await fetch(`http://${control}/quorum`)).json();
+      assert.deepEqual(q, { hasQuorum: true, voters: ["rm-a"], reachable: 1, needed: 1 });
+      a.proc.kill("SIGTERM");
+      await a.exited;
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+
   it("agent with an invalid config exits 1 and names the problem", async () => {
     const d = await mkdtemp(join(tmpdir(), "cli-bad-"));
     try {

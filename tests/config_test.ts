@@ -25,7 +25,30 @@ describe("parseClusterConfig", () => {
       bind_port: 3320,
       memberlist_bind_address: "0.0.0.0",
       memberlist_bind_port: 3322,
+      min_quorum: 1,
     });
+  });
+
+  it("min_quorum: an integer 1-1000; forget_after: a duration of at least 1s", () => {
+    const ok = parseClusterConfig({ environment: "lan", min_quorum: 3, forget_after: "1h30m" });
+    assert.equal(ok?.min_quorum, 3);
+    assert.equal(ok?.forget_after, 5_400_000);
+    assert.equal(
+      parseClusterConfig({ environment: "lan", forget_after: "90s" })?.forget_after,
+      90_000,
+    );
+    for (const bad of [0, -1, 2.5, "3"]) {
+      const issues = issuesOf({ environment: "lan", min_quorum: bad });
+      assert.equal(issues.length, 1, String(bad));
+      assert.equal(issues[0].path, "cluster.min_quorum");
+    }
+    for (const bad of ["24", "soon", "500ms", 3600, ""]) {
+      const issues = issuesOf({ environment: "lan", forget_after: bad });
+      assert.equal(issues.length, 1, String(bad));
+      assert.equal(issues[0].path, "cluster.forget_after");
+      assert.match(issues[0].message, /duration/);
+    }
+    assert.match(issuesOf({ environment: "lan", min_quorom: 2 })[0].message, /min_quorum/);
   });
 
   it("accepts the three environments and requires one", () => {

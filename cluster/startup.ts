@@ -1,0 +1,90 @@
+/**
+ * The small pieces `cluster()` is started with: default name, log origin, bind errors, and the
+ * adapters from memberlist members and discovery logs to the cluster's own types.
+ *
+ * @module
+ */
+import { hostname } from "node:os";
+import type { ClusterMember, Logger } from "./types.ts";
+import { decodeNodeMeta, type NodeMeta } from "./node_meta.ts";
+import type { Member } from "../memberlist/mod.ts";
+import type { LogStore } from "../log/mod.ts";
+import type { DiscoveryLogger } from "../discovery/mod.ts";
+import { formatHostPort, TransportError } from "../transport/mod.ts";
+
+/** A memberlist member as the cluster reports it. */
+export function toClusterMember(m: Member): ClusterMember {
+  const meta: NodeMeta | undefined = decodeNodeMeta(m.meta);
+  return {
+    name: m.name,
+    address: formatHostPort(m.address),
+    logAddress: meta
+      ? formatHostPort({ host: meta.logHost || m.address.host, port: meta.logPort })
+      : undefined,
+    state: m.state,
+    incarnation: m.incarnation,
+    environment: meta?.environment,
+    meta: meta?.attributes ?? {},
+  };
+}
+
+/** Discovery's log lines, prefixed, into the cluster's logger. */
+export function discoveryLogger(logger: Logger): DiscoveryLogger {
+  return {
+    debug: (m, f) => logger.debug(`discovery: ${m}`, f),
+    info: (m, f) => logger.info(`discovery: ${m}`, f),
+    warn: (m, f) => logger.warn(`discovery: ${m}`, f),
+    error: (m, f) => logger.error(`discovery: ${m}`, f),
+  };
+}
+
+/** A bind failure worded with the stanza key that chose the address or port. */
+export function bindError(key: string, host: string, port: number, err: unknown): Error {
+  if (err instanceof TransportError && err.code === "EADDRINUSE") {
+    return new Error(`${key} ${port} is already in use on ${host}`, { cause: err });
+  }
+  if (err instanceof TransportError && err.code === "EADDRNOTAVAIL") {
+    return new Error(
+      `${
+        key === "bind_port" ? "bind_address" : "memberlist_bind_address"
+      } ${host} is not an address of this host`,
+      { cause: err },
+    );
+  }
+  return new Error(
+    `cannot bind ${key} ${port} on ${host}: ${err instanceof Error ? err.message : String(err)}`,
+    { cause: err },
+  );
+}
+
+/**
+ * The origin of this run's own log. With a store the caller passed (a file store) the node
+ * resumes its log under its name. Without one the log starts empty each run: reusing the name
+ * would restart at seq 1 and peers would drop the new entries as duplicates of the old run's,
+ * so each run writes under a fresh origin.
+ */
+export function logOrigin(name: string, store: LogStore | undefined, now: number): string {
+  return store ? name : `${name}@${now.toString(36)}`;
+}
+
+/** Host name plus a short random suffix. */
+export function defaultName(): string {
+  const suffix = Array.from(
+    crypto.getRandomValues(new Uint8Array(3)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  return `${hostname()}-${suffix}`;
+}
+
+/** This node as `members()` lists it when isolated. */
+export function selfMember(name: string): ClusterMember {
+  return {
+    name,
+    address: "",
+    logAddress: undefined,
+    state: "alive",
+    incarnation: 0,
+    environment: undefined,
+    meta: {},
+  };
+}
