@@ -27,8 +27,14 @@ export type {
   ClusterStats,
   Logger,
 } from "./cluster/types.ts";
-export { ConfigError, parseClusterConfig } from "./cluster/config.ts";
-export type { ClusterConfig, ConfigIssue, Environment } from "./cluster/config.ts";
+export { clusterStanza, ConfigError, parseClusterConfig } from "./cluster/config.ts";
+export type {
+  AutojoinStanza,
+  ClusterConfig,
+  ClusterStanza,
+  ConfigIssue,
+  Environment,
+} from "./cluster/config.ts";
 export { presets } from "./presets/mod.ts";
 export type { Preset } from "./presets/mod.ts";
 export { Keyring } from "./memberlist/mod.ts";

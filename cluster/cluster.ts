@@ -13,7 +13,7 @@ import type {
   ClusterStats,
   Logger,
 } from "./types.ts";
-import { type ClusterConfig, parseClusterConfig } from "./config.ts";
+import { type ClusterConfig, type ClusterStanza, parseClusterConfig } from "./config.ts";
 import { presets } from "../presets/mod.ts";
 import { decodeNodeMeta, encodeNodeMeta, type NodeMeta } from "./node_meta.ts";
 import { Keyring, type Member, Memberlist } from "../memberlist/mod.ts";
@@ -37,6 +37,22 @@ import {
 type Listener<T> = (value: T) => void;
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** What `cluster()` hands a new {@link Cluster}. */
+interface ClusterParts {
+  name: string;
+  config: ClusterConfig | undefined;
+  log: ReplicatedLog;
+  memberlist: Memberlist | undefined;
+  keyring: Keyring | undefined;
+  logger: Logger;
+  clock: Clock;
+}
+
+// The constructor and start are for cluster() only: reached through these module-private
+// functions (set in the class's static block), they stay out of the public types.
+let createNode: (parts: ClusterParts) => Cluster;
+let startNode: (node: Cluster, discovery: Discovery | undefined) => Promise<void>;
 const wildcard = (host: string) => host === "0.0.0.0" || host === "::";
 
 /**
@@ -68,16 +84,12 @@ export class Cluster {
   #logger: Logger;
   #clock: Clock;
 
-  /** @internal use {@link cluster} */
-  constructor(parts: {
-    name: string;
-    config: ClusterConfig | undefined;
-    log: ReplicatedLog;
-    memberlist: Memberlist | undefined;
-    keyring: Keyring | undefined;
-    logger: Logger;
-    clock: Clock;
-  }) {
+  static {
+    createNode = (parts) => new Cluster(parts);
+    startNode = (node, discovery) => node.#start(discovery);
+  }
+
+  private constructor(parts: ClusterParts) {
     this.name = parts.name;
     this.config = parts.config;
     this.log = parts.log;
@@ -140,8 +152,7 @@ export class Cluster {
     return () => set.delete(listener as Listener<never>);
   }
 
-  /** @internal */
-  emit<K extends keyof ClusterEvents>(event: K, value: ClusterEvents[K]): void {
+  #emit<K extends keyof ClusterEvents>(event: K, value: ClusterEvents[K]): void {
     for (const listener of this.#listeners.get(event) ?? []) {
       try {
         (listener as Listener<ClusterEvents[K]>)(value);
@@ -151,8 +162,8 @@ export class Cluster {
     }
   }
 
-  /** @internal wires memberlist events, the log's peer set and discovery */
-  async start(discovery: Discovery | undefined): Promise<void> {
+  /** Wires memberlist events, the log's peer set and discovery. */
+  async #start(discovery: Discovery | undefined): Promise<void> {
     const ml = this.#memberlist;
     if (!ml) return;
     const environment = this.config!.environment;
@@ -161,7 +172,7 @@ export class Cluster {
       if (meta && meta.environment !== environment && m.name !== this.name) {
         if (!this.#refused.has(m.name)) {
           this.#refused.add(m.name);
-          this.emit(
+          this.#emit(
             "error",
             new Error(
               `member ${m.name} at ${
@@ -175,7 +186,7 @@ export class Cluster {
       }
       this.#syncPeers();
       // Events tell about the others; this node's own state is in members().
-      if (m.name !== this.name) this.emit(event, toClusterMember(m));
+      if (m.name !== this.name) this.#emit(event, toClusterMember(m));
     };
     ml.on("join", onMember("member-join"));
     ml.on("update", onMember("member-update"));
@@ -342,10 +353,14 @@ function defaultName(): string {
  * await b.close();
  * await a.close();
  * ```
- * @param stanza the `cluster` stanza, keys as in the config file
+ * @param stanza the `cluster` stanza, keys as in the config file; untyped input (a parsed
+ *   config file) goes through `clusterStanza()` first
  * @param options name, metadata, keys, store, logger, extra discovery plugins
  */
-export async function cluster(stanza: unknown, options: ClusterOptions = {}): Promise<Cluster> {
+export async function cluster(
+  stanza: ClusterStanza | undefined,
+  options: ClusterOptions = {},
+): Promise<Cluster> {
   // Plugins first: the stanza's autojoin names are checked against the registry.
   for (const [pluginName, factory] of Object.entries(options.discovery ?? {})) {
     registerDiscovery(pluginName, factory);
@@ -362,7 +377,7 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
       clock,
       store: options.store,
     });
-    return new Cluster({
+    return createNode({
       name,
       config: undefined,
       log,
@@ -429,9 +444,9 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
     await log.close();
     throw err;
   }
-  const node = new Cluster({ name, config, log, memberlist, keyring, logger, clock });
+  const node = createNode({ name, config, log, memberlist, keyring, logger, clock });
   try {
-    await node.start(discovery);
+    await startNode(node, discovery);
   } catch (err) {
     await node.close();
     throw err;
