@@ -333,7 +333,9 @@ describe("nodeNetwork streams", () => {
     }
     assert.ok(written < total, `writer should stall, wrote ${written}`);
     const queued = (server as unknown as { queuedBytes: number }).queuedBytes;
-    assert.ok(queued > 0 && queued <= HIGH_WATER + (256 << 10), `queued ${queued}`);
+    // bounded by the high-water mark plus the read that crossed it: 64 KiB reads on Node and
+    // Deno, up to 512 KiB on Bun (measured on loopback; nothing arrives after the pause)
+    assert.ok(queued > 0 && queued <= HIGH_WATER + (512 << 10), `queued ${queued}`);
     const reader = server as unknown as Stream;
     let off = 0;
     let same = true;
