@@ -27,10 +27,18 @@ export type {
   ClusterStats,
   Logger,
 } from "./cluster/mod.ts";
-export { ClusterError, ConfigError, MembershipError, parseClusterConfig } from "./cluster/mod.ts";
+export {
+  ClusterError,
+  clusterStanza,
+  ConfigError,
+  MembershipError,
+  parseClusterConfig,
+} from "./cluster/mod.ts";
 export type {
+  AutojoinStanza,
   ClusterConfig,
   ClusterEmitter,
+  ClusterStanza,
   ConfigIssue,
   Environment,
   QuorumStatus,

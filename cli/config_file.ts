@@ -4,6 +4,7 @@
  * HCL goes through `@cdktf/hcl2json`, HashiCorp's own HCL parser (the Go implementation
  * compiled to WebAssembly, maintained with terraform-cdk): the same grammar Terraform and
  * Response Server's Go tooling accept, rather than a hand-written JavaScript approximation.
+ * It is an optional dependency of the npm package, loaded only when a `.hcl` file is read.
  * It returns blocks as arrays (`cluster: [{...}]`, `autojoin: { nats: [{...}] }`); a block
  * given once is unwrapped so the result has the shape the JSON form has.
  *
@@ -33,7 +34,7 @@ export async function readClusterStanza(path: string): Promise<unknown> {
       throw new ConfigError([{ path, message: `invalid JSON: ${(err as Error).message}` }]);
     }
   } else {
-    const { parse } = await import("@cdktf/hcl2json");
+    const parse = await loadHclParser(path);
     try {
       doc = unwrapBlocks(await parse(path, text));
     } catch (err) {
@@ -44,6 +45,26 @@ export async function readClusterStanza(path: string): Promise<unknown> {
   const record = doc as Record<string, unknown>;
   if ("cluster" in record) return record.cluster;
   return "environment" in record ? record : undefined;
+}
+
+/**
+ * The HCL parser, loaded on demand: the npm package lists it as an optional peer dependency so
+ * library users do not download its 1.9 MB of WebAssembly; JSON config files need nothing.
+ */
+async function loadHclParser(
+  path: string,
+): Promise<(name: string, text: string) => Promise<unknown>> {
+  try {
+    return (await import("@cdktf/hcl2json")).parse;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code !== "ERR_MODULE_NOT_FOUND" && !/find (module|package)/i.test(String(err))) throw err;
+    throw new ConfigError([{
+      path,
+      message:
+        `reading HCL needs the optional package @cdktf/hcl2json: run "npm install @cdktf/hcl2json", or use a .json config file`,
+    }]);
+  }
 }
 
 /** Turns HCL-JSON block lists of one element back into objects; leaves value lists alone. */

@@ -24,7 +24,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import { cluster } from "../cluster/mod.ts";
+import { cluster, clusterStanza } from "../cluster/mod.ts";
 import { readClusterStanza } from "./config_file.ts";
 import { runDemo } from "./demo.ts";
 import { ConfigError } from "../errors/mod.ts";
@@ -48,7 +48,7 @@ async function agent(args: string[]): Promise<number> {
     process.stderr.write("agent: --config <file.json|file.hcl> is required\n");
     return 2;
   }
-  const stanza = await readClusterStanza(configPath);
+  const stanza = clusterStanza(await readClusterStanza(configPath));
   const dataDir = flag(args, "--data-dir");
   const node = await cluster(stanza, {
     name: flag(args, "--name"),

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ClusterEmitter } from "./events.ts";
+import { ClusterEmitter, emitEvent } from "./events.ts";
 import type {
   ClusterEvents,
   ClusterMember,
@@ -13,7 +13,7 @@ import type {
   ClusterStats,
   Logger,
 } from "./types.ts";
-import { type ClusterConfig, parseClusterConfig } from "./config.ts";
+import { type ClusterConfig, type ClusterStanza, parseClusterConfig } from "./config.ts";
 import { presets } from "../presets/mod.ts";
 import { decodeNodeMeta, encodeNodeMeta } from "./node_meta.ts";
 import {
@@ -37,6 +37,23 @@ import {
 } from "../transport/mod.ts";
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** What `cluster()` hands a new {@link Cluster}. */
+interface ClusterParts {
+  name: string;
+  config: ClusterConfig | undefined;
+  log: ReplicatedLog;
+  memberlist: Memberlist | undefined;
+  keyring: Keyring | undefined;
+  logger: Logger;
+  clock: Clock;
+}
+
+// The constructor and start are for cluster() only: reached through these module-private
+// functions (set in the class's static block), they stay out of the public types.
+let createNode: (parts: ClusterParts) => Cluster;
+let startNode: (node: Cluster, discovery: Discovery | undefined) => Promise<void>;
+let removalHeard: (node: Cluster, name: string) => void;
 const wildcard = (host: string) => host === "0.0.0.0" || host === "::";
 
 /**
@@ -69,16 +86,13 @@ export class Cluster extends ClusterEmitter {
   #voting: VotingMembership;
   #quorum: QuorumStatus;
 
-  /** @internal use {@link cluster} */
-  constructor(parts: {
-    name: string;
-    config: ClusterConfig | undefined;
-    log: ReplicatedLog;
-    memberlist: Memberlist | undefined;
-    keyring: Keyring | undefined;
-    logger: Logger;
-    clock: Clock;
-  }) {
+  static {
+    createNode = (parts) => new Cluster(parts);
+    startNode = (node, discovery) => node.#start(discovery);
+    removalHeard = (node, name) => node.#onRemoval(name);
+  }
+
+  private constructor(parts: ClusterParts) {
     super((event, err) =>
       parts.logger.error(`a "${event}" listener threw`, { error: String(err) })
     );
@@ -172,8 +186,8 @@ export class Cluster extends ClusterEmitter {
     return { told: sent.filter((r) => r.status === "fulfilled").length };
   }
 
-  /** @internal a member told us to remove `name` */
-  onRemoval(name: string): void {
+  /** A member told us to remove `name`. */
+  #onRemoval(name: string): void {
     try {
       this.#voting.remove(name);
       this.#logger.info("member removed from the voting membership by a peer", { node: name });
@@ -202,7 +216,7 @@ export class Cluster extends ClusterEmitter {
     if (
       was && (was.hasQuorum !== status.hasQuorum || was.voters !== status.voters ||
         was.reachable !== status.reachable || was.needed !== status.needed)
-    ) this.emit("quorum", status);
+    ) emitEvent(this, "quorum", status);
   }
 
   /** Counters of every layer. */
@@ -212,8 +226,8 @@ export class Cluster extends ClusterEmitter {
     return { memberlist: this.#memberlist?.counters(), log: this.log.stats(), members };
   }
 
-  /** @internal wires memberlist events, the log's peer set and discovery */
-  async start(discovery: Discovery | undefined): Promise<void> {
+  /** Wires memberlist events, the log's peer set and discovery. */
+  async #start(discovery: Discovery | undefined): Promise<void> {
     const ml = this.#memberlist;
     if (!ml) return;
     const environment = this.config!.environment;
@@ -222,7 +236,8 @@ export class Cluster extends ClusterEmitter {
       if (meta && meta.environment !== environment && m.name !== this.name) {
         if (!this.#refused.has(m.name)) {
           this.#refused.add(m.name);
-          this.emit(
+          emitEvent(
+            this,
             "error",
             new Error(
               `member ${m.name} at ${
@@ -238,7 +253,7 @@ export class Cluster extends ClusterEmitter {
       if (meta) this.#voting.observe(m.name, m.state);
       this.#syncPeers();
       // Events tell about the others; this node's own state is in members().
-      if (m.name !== this.name) this.emit(event, toClusterMember(m));
+      if (m.name !== this.name) emitEvent(this, event, toClusterMember(m));
     };
     ml.on("join", onMember("member-join"));
     ml.on("update", onMember("member-update"));
@@ -334,10 +349,14 @@ export class Cluster extends ClusterEmitter {
  * await b.close();
  * await a.close();
  * ```
- * @param stanza the `cluster` stanza, keys as in the config file
+ * @param stanza the `cluster` stanza, keys as in the config file; untyped input (a parsed
+ *   config file) goes through `clusterStanza()` first
  * @param options name, metadata, keys, store, logger, extra discovery plugins
  */
-export async function cluster(stanza: unknown, options: ClusterOptions = {}): Promise<Cluster> {
+export async function cluster(
+  stanza: ClusterStanza | undefined,
+  options: ClusterOptions = {},
+): Promise<Cluster> {
   const config = parseClusterConfig(stanza, { discovery: options.discovery });
   const name = options.name ?? defaultName();
   const logger = options.logger ?? silent;
@@ -350,7 +369,7 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
       clock,
       store: options.store,
     });
-    return new Cluster({
+    return createNode({
       name,
       config: undefined,
       log,
@@ -411,7 +430,7 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
         delegate: {
           notifyMsg: (buf) => {
             const removed = decodeRemoval(buf);
-            if (removed !== undefined) built.node?.onRemoval(removed);
+            if (removed !== undefined && built.node) removalHeard(built.node, removed);
           },
         },
       });
@@ -427,9 +446,9 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
     await log.close();
     throw err;
   }
-  const node = built.node = new Cluster({ name, config, log, memberlist, keyring, logger, clock });
+  const node = built.node = createNode({ name, config, log, memberlist, keyring, logger, clock });
   try {
-    await node.start(discovery);
+    await startNode(node, discovery);
   } catch (err) {
     await node.close();
     throw err;

@@ -7,6 +7,14 @@ import type { ClusterEvents } from "./types.ts";
 
 type Listener<T> = (value: T) => void;
 
+// Emitting is for the node itself: reached through this module function (set in the class's
+// static block), it stays out of the public types.
+let emitImpl: <K extends keyof ClusterEvents>(
+  emitter: ClusterEmitter,
+  event: K,
+  value: ClusterEvents[K],
+) => void;
+
 /**
  * Listeners by event name; a listener that throws is reported, never breaks the node.
  *
@@ -48,8 +56,11 @@ export class ClusterEmitter {
     return () => set.delete(listener as Listener<never>);
   }
 
-  /** @internal */
-  emit<K extends keyof ClusterEvents>(event: K, value: ClusterEvents[K]): void {
+  static {
+    emitImpl = (emitter, event, value) => emitter.#emit(event, value);
+  }
+
+  #emit<K extends keyof ClusterEvents>(event: K, value: ClusterEvents[K]): void {
     for (const listener of this.#listeners.get(event) ?? []) {
       try {
         (listener as Listener<ClusterEvents[K]>)(value);
@@ -58,4 +69,20 @@ export class ClusterEmitter {
       }
     }
   }
+}
+
+/**
+ * Tells every listener of `event` on `emitter` (the node's own use; not part of the public API).
+ *
+ * @example
+ * ```ts
+ * emitEvent(node, "member-join", member);
+ * ```
+ */
+export function emitEvent<K extends keyof ClusterEvents>(
+  emitter: ClusterEmitter,
+  event: K,
+  value: ClusterEvents[K],
+): void {
+  emitImpl(emitter, event, value);
 }

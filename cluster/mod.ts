@@ -13,7 +13,10 @@
  */
 export { Cluster, cluster } from "./cluster.ts";
 export {
+  type AutojoinStanza,
   type ClusterConfig,
+  type ClusterStanza,
+  clusterStanza,
   ConfigError,
   type ConfigIssue,
   type Environment,

@@ -6,7 +6,14 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type Cluster, cluster, MembershipError, QuorumError, type QuorumStatus } from "../mod.ts";
+import {
+  type Cluster,
+  cluster,
+  type ClusterStanza,
+  MembershipError,
+  QuorumError,
+  type QuorumStatus,
+} from "../mod.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -18,7 +25,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 45_000): Pr
   }
 }
 
-const loopback = (extra: Record<string, unknown> = {}) => ({
+const loopback = (extra: Partial<ClusterStanza> = {}): ClusterStanza => ({
   environment: "local",
   bind_address: "127.0.0.1",
   bind_port: 0,
@@ -30,7 +37,7 @@ const loopback = (extra: Record<string, unknown> = {}) => ({
 const stateOf = (node: Cluster, name: string) => node.members().find((m) => m.name === name)?.state;
 
 /** Starts `names` as one cluster (all joining the first) and waits for the full log mesh. */
-async function start(names: string[], extra: Record<string, unknown> = {}): Promise<Cluster[]> {
+async function start(names: string[], extra: Partial<ClusterStanza> = {}): Promise<Cluster[]> {
   const nodes: Cluster[] = [];
   try {
     nodes.push(await cluster(loopback(extra), { name: names[0] }));

@@ -20,7 +20,7 @@ import {
 import { decodeAnnouncement, encodeAnnouncement } from "../discovery/nats_messages.ts";
 import { parseHostPort } from "../transport/address.ts";
 import { FakeCluster, waitFor, withDeadline } from "../testing/fake_cluster.ts";
-import { cluster } from "../mod.ts";
+import { cluster, type ClusterStanza } from "../mod.ts";
 
 /** Messages of a ConfigError thrown by `fn`, as `path: message` lines. */
 function configIssues(fn: () => unknown): string[] {
@@ -177,7 +177,7 @@ describe("discovery registry", () => {
         return new DirectoryDiscovery({ directory: "node-local", interval_ms: 20 });
       },
     };
-    const stanza = {
+    const stanza: ClusterStanza = {
       environment: "local",
       bind_address: "127.0.0.1",
       bind_port: 0,

@@ -12,8 +12,11 @@ import {
   VirtualClock,
 } from "../transport/mod.ts";
 
-// A full garbage collection, on Deno and Node alike without a command-line flag.
+// A full garbage collection, on Deno and Node alike without a command-line flag; Bun
+// (JavaScriptCore, no V8 flags) has its own.
 function collectGarbage(): void {
+  const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
+  if (bun) return bun.gc(true);
   setFlagsFromString("--expose-gc");
   (runInNewContext("gc") as () => void)();
 }

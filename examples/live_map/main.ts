@@ -26,7 +26,7 @@ import { createServer } from "node:http";
 import process from "node:process";
 import { parseArgs } from "node:util";
 // An application imports "@response/cluster"; the example uses the sources it sits next to.
-import { type Cluster, cluster } from "../../mod.ts";
+import { type Cluster, cluster, clusterStanza } from "../../mod.ts";
 import { liveMap } from "./server.ts";
 
 const flags = {
@@ -93,17 +93,21 @@ const members = s.members.split(",").map((m) => m.trim()).filter((m) => m !== ""
 
 let node: Cluster;
 try {
-  node = await cluster({
-    environment: s.environment,
-    bind_address: s["bind-address"],
-    bind_port: bindPort,
-    memberlist_bind_address: s["bind-address"],
-    memberlist_bind_port: memberlistPort,
-    ...(members.length > 0 ? { members } : {}),
-  }, {
-    ...(s.name !== "" ? { name: s.name } : {}),
-    logger: console,
-  });
+  // flags are untyped input: clusterStanza() validates them like a config file
+  node = await cluster(
+    clusterStanza({
+      environment: s.environment,
+      bind_address: s["bind-address"],
+      bind_port: bindPort,
+      memberlist_bind_address: s["bind-address"],
+      memberlist_bind_port: memberlistPort,
+      ...(members.length > 0 ? { members } : {}),
+    }),
+    {
+      ...(s.name !== "" ? { name: s.name } : {}),
+      logger: console,
+    },
+  );
 } catch (err) {
   fail(err instanceof Error ? err.message : String(err));
 }
