@@ -379,6 +379,8 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
   else if (config.autojoin) discovery = createDiscovery(config.autojoin);
 
   let log: ReplicatedLog;
+  // set below; the log is bound first, so its hints reach membership through this variable
+  let memberlist: Memberlist | undefined;
   try {
     log = await ReplicatedLog.create({
       name,
@@ -389,11 +391,13 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
       bind: { host: config.bind_address, port: config.bind_port },
       tuning: preset.log,
       store: options.store,
+      // a log connection lost without goodbye, or a refused log port, is crash evidence:
+      // membership checks the member at once (the preset's deadOnRefusal decides what follows)
+      onPeerLost: (peer, reason) => memberlist?.probeNow(peer, reason),
     });
   } catch (err) {
     throw bindError("bind_port", config.bind_address, config.bind_port, err);
   }
-  let memberlist: Memberlist;
   let keyring: Keyring | undefined;
   try {
     keyring = options.keyring instanceof Keyring

@@ -59,6 +59,12 @@ export interface ReplicatedLogOptions {
   readonly store?: LogStore;
   /** Default deadline of quorum appends in ms; default 5000. */
   readonly quorumTimeoutMs?: number;
+  /**
+   * Called when a listed peer's replication connection ends without this node closing it,
+   * or its log port refuses a connection: a hint that its process may have crashed (the
+   * cluster hands it to membership, which checks the member at once).
+   */
+  readonly onPeerLost?: (peer: string, reason: string) => void;
 }
 
 /** Which seqs of a group commit the store took (`error`: why the others were refused). */
@@ -182,6 +188,7 @@ export class ReplicatedLog {
       tuning,
       stats: log.#stats,
       data,
+      onPeerLost: options.onPeerLost,
     });
     return log;
   }

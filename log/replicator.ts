@@ -51,6 +51,8 @@ export interface ReplicatorOptions {
   readonly stats: LogStats;
   /** The log data. */
   readonly data: ReplicaData;
+  /** A listed peer's connection ended without this node closing it, or its port refused. */
+  readonly onPeerLost?: (peer: string, reason: string) => void;
 }
 
 /**
@@ -90,8 +92,10 @@ export class Replicator implements SessionHost {
   #syncTimer: TimerHandle = undefined;
   #batchTimer: TimerHandle = undefined;
   #closed = false;
+  #onPeerLost: ((peer: string, reason: string) => void) | undefined;
 
   private constructor(options: ReplicatorOptions, transport: Transport) {
+    this.#onPeerLost = options.onPeerLost;
     this.name = options.name;
     this.origin = options.origin ?? options.name;
     this.environment = options.environment;
@@ -195,8 +199,22 @@ export class Replicator implements SessionHost {
   closed(session: PeerSession): void {
     this.#all.delete(session);
     if (session.expectedName !== undefined) this.#dialing.delete(session.expectedName);
-    if (this.#sessions.get(session.peer) === session) this.#sessions.delete(session.peer);
+    const current = this.#sessions.get(session.peer) === session;
+    if (current) this.#sessions.delete(session.peer);
     this.stats.connections = this.#sessions.size;
+    // the peer's connection ended while it is still listed (no leave seen): maybe a crash
+    if (current && session.lostByPeer) {
+      this.#peerLost(session.peer, "log connection lost without goodbye");
+    }
+  }
+
+  #peerLost(peer: string, reason: string): void {
+    if (this.#closed || !this.#peers.has(peer)) return;
+    try {
+      this.#onPeerLost?.(peer, reason);
+    } catch {
+      // a hint; whoever listens must not break replication
+    }
   }
 
   #accept(stream: Stream): void {
@@ -230,9 +248,11 @@ export class Replicator implements SessionHost {
         this.#all.add(s);
         s.start();
       },
-      () => {
+      (err: unknown) => {
         this.#dialing.delete(name);
         this.stats.dialFailures++;
+        const code = (err as { code?: unknown } | null)?.code;
+        if (code === "ECONNREFUSED") this.#peerLost(name, "log port refused the connection");
       },
     );
   }

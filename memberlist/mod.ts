@@ -64,11 +64,11 @@ export type {
   TimerHandle,
   Transport,
 } from "../transport/types.ts";
-export type { MemberlistEvents } from "./memberlist.ts";
 export type {
   Member,
   MemberlistCounters,
   MemberlistDelegate,
+  MemberlistEvents,
   MemberlistLogger,
   MemberlistOptions,
   MemberlistTuning,

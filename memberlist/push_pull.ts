@@ -6,6 +6,8 @@
  * @module
  */
 import type { HostPort, Stream } from "../transport/types.ts";
+import { TransportError } from "../transport/types.ts";
+import type { TcpPingOutcome } from "./refusal.ts";
 import { MAX_PUSH_PULL_REQUESTS, MAX_STREAM_BYTES } from "./config.ts";
 import { type Core, errorText } from "./core.ts";
 import { CodecError } from "./wire/errors.ts";
@@ -137,14 +139,19 @@ export class StreamService {
 
   /** TCP fallback ping: resolves true when the node acked over a stream before `deadline`. */
   async tcpPing(to: HostPort, ping: Ping, deadline: number): Promise<boolean> {
+    return (await this.tcpPingOutcome(to, ping, deadline)) === "acked";
+  }
+
+  /** The TCP ping, telling an active refusal apart from every other failure. */
+  async tcpPingOutcome(to: HostPort, ping: Ping, deadline: number): Promise<TcpPingOutcome> {
     const c = this.core;
     const left = deadline - c.clock.now();
-    if (left <= 0 || c.isClosed()) return false;
+    if (left <= 0 || c.isClosed()) return "failed";
     let stream: Stream;
     try {
       stream = await this.dial(to, left);
-    } catch {
-      return false;
+    } catch (e) {
+      return e instanceof TransportError && e.code === "ECONNREFUSED" ? "refused" : "failed";
     }
     const cancel = this.deadline(stream, Math.max(0, deadline - c.clock.now()));
     try {
@@ -154,12 +161,12 @@ export class StreamService {
         maxBytes: MAX_STREAM_BYTES,
         readLabel: false,
       });
-      if (type !== MessageType.ack) return false;
+      if (type !== MessageType.ack) return "failed";
       const m = decodeMessageBody(type, await reader.readMsgpack());
-      return m.type === "ack" && m.body.seqNo === ping.seqNo;
+      return m.type === "ack" && m.body.seqNo === ping.seqNo ? "acked" : "failed";
     } catch (e) {
       this.countFailure(e);
-      return false;
+      return "failed";
     } finally {
       cancel();
       this.close(stream);
@@ -338,7 +345,14 @@ export class StreamService {
   }
 
   private async dial(to: HostPort, timeoutMs: number): Promise<Stream> {
-    const stream = await this.core.transport.dial(to, Math.max(1, timeoutMs));
+    let stream: Stream;
+    try {
+      stream = await this.core.transport.dial(to, Math.max(1, timeoutMs));
+    } catch (e) {
+      // a refusal is evidence of a crashed process (refusal.ts); a timeout is not
+      if (e instanceof TransportError && e.code === "ECONNREFUSED") this.core.refused(to);
+      throw e;
+    }
     if (this.core.isClosed()) {
       stream.close();
       throw new Error("memberlist is shut down");
