@@ -99,7 +99,7 @@ export class Memberlist {
     this.#refusals = new RefusalCheck(
       core,
       (to, node, done) => this.#prober.ping(to, node, done),
-      (to, ping, deadline) => this.#streams.tcpPingOutcome(to, ping, deadline),
+      (to, ping, deadline) => this.#streams.tcpPing(to, ping, deadline),
     );
   }
 

@@ -137,13 +137,12 @@ export class StreamService {
     }
   }
 
-  /** TCP fallback ping: resolves true when the node acked over a stream before `deadline`. */
-  async tcpPing(to: HostPort, ping: Ping, deadline: number): Promise<boolean> {
-    return (await this.tcpPingOutcome(to, ping, deadline)) === "acked";
-  }
-
-  /** The TCP ping, telling an active refusal apart from every other failure. */
-  async tcpPingOutcome(to: HostPort, ping: Ping, deadline: number): Promise<TcpPingOutcome> {
+  /**
+   * TCP ping (the probe's fallback, and refusal.ts's check): "acked" when the node acked over
+   * a stream before `deadline`, "refused" when the connection was actively refused, "failed"
+   * for everything else.
+   */
+  async tcpPing(to: HostPort, ping: Ping, deadline: number): Promise<TcpPingOutcome> {
     const c = this.core;
     const left = deadline - c.clock.now();
     if (left <= 0 || c.isClosed()) return "failed";
