@@ -3,7 +3,10 @@
  *
  * The memberlist part equals hashicorp/memberlist's DefaultLocalConfig, DefaultLANConfig and
  * DefaultWANConfig, so a Go node with the matching default config detects failures on the same
- * schedule as ours. The log part tunes replication of the append-only log.
+ * schedule as ours. Beyond those, `deadOnRefusal` (on in local and lan) declares a process that
+ * crashed on a live host dead as soon as its address keeps refusing connections, where
+ * memberlist waits out a suspicion (memberlist/refusal.ts). The log part tunes replication of
+ * the append-only log.
  *
  * @example
  * ```ts
