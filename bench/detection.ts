@@ -49,6 +49,8 @@ interface Entry {
   preset: Preset;
   /** Absent in entries written before the silent case existed: those were crashes. */
   case?: Case;
+  /** The command line of the run that measured this entry. */
+  command?: string;
   trials: TrialResult[];
   medianAllDeadMs: number | null;
   p95AllDeadMs?: number | null;
@@ -136,6 +138,7 @@ function summarize(
     impl,
     preset,
     case: kind,
+    command: runCommand(),
     trials,
     medianAllDeadMs: median(all),
     p95AllDeadMs: percentile(all, 95),
@@ -234,13 +237,17 @@ async function main(): Promise<void> {
   const doc = {
     benchmark:
       "1 of 3 nodes on 127.0.0.1 fails (crash: kill -9; silent: SIGSTOP); time until both survivors declare it dead",
-    command: `deno run -A bench/detection.ts ${process.argv.slice(2).join(" ")}`.trim(),
+    lastCommand: runCommand(),
     updatedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", runtime: runtimeName() },
     results: merged,
   };
   writeFileSync(out, JSON.stringify(doc, null, 2) + "\n");
   console.log(`\nwrote ${join("bench", "results", "detection.json")}`);
+}
+
+function runCommand(): string {
+  return `deno run -A bench/detection.ts ${process.argv.slice(2).join(" ")}`.trim();
 }
 
 function runtimeName(): string {
