@@ -16,9 +16,12 @@ import {
 } from "../testing/go_peer.ts";
 
 /** The implementations the bench knows. */
-export const IMPLS: readonly Impl[] = ["go", "ts-deno", "ts-node"];
-/** Go memberlist v0.2.2, ours on Deno, ours on Node (tsc build). */
-export type Impl = "go" | "ts-deno" | "ts-node";
+export const IMPLS: readonly Impl[] = ["go", "ts-deno", "ts-node", "ts-cluster"];
+/**
+ * Go memberlist v0.2.2; our memberlist alone on Deno, or on Node (tsc build); our whole node
+ * (`cluster()`: memberlist, the replicated log and its hints) on Deno.
+ */
+export type Impl = "go" | "ts-deno" | "ts-node" | "ts-cluster";
 /** Tuning presets shared by both implementations. */
 export type Preset = "local" | "lan" | "wan";
 
@@ -107,5 +110,12 @@ export async function startImplPeer(impl: Impl, opts: PeerOptions): Promise<Peer
         readyTimeoutMs: 30_000,
         ...opts,
       });
+    case "ts-cluster":
+      return await startPeerProcess(denoBinary(root), [
+        "run",
+        "-A",
+        "--quiet",
+        join(root, "testing", "cluster_peer.ts"),
+      ], { readyTimeoutMs: 60_000, ...opts });
   }
 }

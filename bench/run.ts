@@ -104,6 +104,8 @@ const STEPS: Step[] = [
         "go,ts-deno,ts-node",
         "--presets",
         "local,lan",
+        "--cases",
+        "crash",
         "--trials",
         QUICK ? "1" : "5",
       ),

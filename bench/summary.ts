@@ -108,7 +108,10 @@ export function buildRows(dir: string, steps: StepStatus[]): Row[] {
   const det = list(load(dir, "detection.json"));
   for (const preset of ["local", "lan"]) {
     const med = (impl: string): number | null =>
-      num(det.find((e) => e.impl === impl && e.preset === preset)?.medianAllDeadMs);
+      num(
+        det.find((e) => e.impl === impl && e.preset === preset && (e.case ?? "crash") === "crash")
+          ?.medianAllDeadMs,
+      );
     const toS = (x: number | null): number | null => (x === null ? null : x / 1000);
     rows.push(row({
       measure: `failure detection, ${preset} (median kill → all survivors declare dead)`,

@@ -387,6 +387,8 @@ export async function cluster(
   } else if (config.autojoin) discovery = createDiscovery(config.autojoin, options.discovery);
 
   let log: ReplicatedLog;
+  // set below; the log is bound first, so its hints reach membership through this variable
+  let memberlist: Memberlist | undefined;
   try {
     log = await ReplicatedLog.create({
       name,
@@ -398,11 +400,13 @@ export async function cluster(
       tuning: preset.log,
       store: options.store,
       minQuorum: config.min_quorum,
+      // a log connection lost without goodbye, or a refused log port, is crash evidence:
+      // membership checks the member at once (the preset's deadOnRefusal decides what follows)
+      onPeerLost: (peer, reason) => memberlist?.probeNow(peer, reason),
     });
   } catch (err) {
     throw bindError("bind_port", config.bind_address, config.bind_port, err);
   }
-  let memberlist: Memberlist;
   let keyring: Keyring | undefined;
   const built: { node?: Cluster } = {}; // user messages may arrive before it exists
   try {

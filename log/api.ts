@@ -123,4 +123,10 @@ export interface ReplicatedLogOptions {
    * (the stanza's `min_quorum`); default 1, a plain majority.
    */
   readonly minQuorum?: number;
+  /**
+   * Called when a listed peer's replication connection ends without this node closing it,
+   * or its log port refuses a connection: a hint that its process may have crashed (the
+   * cluster hands it to membership, which checks the member at once).
+   */
+  readonly onPeerLost?: (peer: string, reason: string) => void;
 }

@@ -161,6 +161,7 @@ export class ReplicatedLog {
       stats: log.#stats,
       data,
       minQuorum: options.minQuorum,
+      onPeerLost: options.onPeerLost,
     });
     return log;
   }

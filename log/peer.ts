@@ -113,6 +113,7 @@ export class PeerSession {
   #synced = false;
   #pumping = false;
   #registered = false;
+  #lostByPeer = false;
   // outgoing frames gathered in this tick, written together
   #out: Uint8Array[] = [];
   #outBytes = 0;
@@ -147,6 +148,14 @@ export class PeerSession {
   /** Handshake done and accepted by the host. */
   get isOpen(): boolean {
     return this.#registered && this.#state === "open";
+  }
+
+  /**
+   * The connection was open and ended from the peer's side (its end of stream, or a write
+   * that failed), not by this node: a hint that the peer's process may be gone.
+   */
+  get lostByPeer(): boolean {
+    return this.#lostByPeer;
   }
 
   /** Name this side dialed (outbound only). */
@@ -203,7 +212,11 @@ export class PeerSession {
     try {
       for (;;) {
         const chunk = await this.stream.read();
-        if (chunk === null || (this.#state as SessionState) === "closed") break;
+        if ((this.#state as SessionState) === "closed") break;
+        if (chunk === null) {
+          this.#lostByPeer = this.#registered;
+          break;
+        }
         stats.bytesIn += chunk.length;
         for (const frame of this.#decoder.push(chunk)) {
           if ((this.#state as SessionState) === "closed") break;
@@ -409,6 +422,9 @@ export class PeerSession {
     this.stream.write(bytes).then(() => {
       this.#unwritten -= n;
       if (this.#unwritten <= SEND_HIGH_WATER) this.#wake();
-    }, () => this.close());
+    }, () => {
+      if (this.#state !== "closed") this.#lostByPeer = this.#registered;
+      this.close();
+    });
   }
 }

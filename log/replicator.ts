@@ -46,6 +46,8 @@ export interface ReplicatorOptions {
   readonly data: ReplicaData;
   /** Floor of holders a quorum append needs (`min_quorum`); default 1. */
   readonly minQuorum?: number;
+  /** A listed peer's connection ended without this node closing it, or its port refused. */
+  readonly onPeerLost?: (peer: string, reason: string) => void;
 }
 
 /**
@@ -85,8 +87,10 @@ export class Replicator implements SessionHost {
   #syncTimer: TimerHandle = undefined;
   #batchTimer: TimerHandle = undefined;
   #closed = false;
+  #onPeerLost: ((peer: string, reason: string) => void) | undefined;
 
   private constructor(options: ReplicatorOptions, transport: Transport) {
+    this.#onPeerLost = options.onPeerLost;
     this.name = options.name;
     this.origin = options.origin ?? options.name;
     this.environment = options.environment;
@@ -194,12 +198,26 @@ export class Replicator implements SessionHost {
   closed(session: PeerSession): void {
     this.#all.delete(session);
     if (session.expectedName !== undefined) this.#dialing.delete(session.expectedName);
-    if (this.#sessions.get(session.peer) === session) {
+    const current = this.#sessions.get(session.peer) === session;
+    if (current) {
       this.#sessions.delete(session.peer);
       // it may have crashed with a memory store: count it again once it reports afresh
       this.quorum.reset(session.peer);
     }
     this.stats.connections = this.#sessions.size;
+    // the peer's connection ended while it is still listed (no leave seen): maybe a crash
+    if (current && session.lostByPeer) {
+      this.#peerLost(session.peer, "log connection lost without goodbye");
+    }
+  }
+
+  #peerLost(peer: string, reason: string): void {
+    if (this.#closed || !this.#peers.has(peer)) return;
+    try {
+      this.#onPeerLost?.(peer, reason);
+    } catch {
+      // a hint; whoever listens must not break replication
+    }
   }
 
   #accept(stream: Stream): void {
@@ -233,9 +251,11 @@ export class Replicator implements SessionHost {
         this.#all.add(s);
         s.start();
       },
-      () => {
+      (err: unknown) => {
         this.#dialing.delete(name);
         this.stats.dialFailures++;
+        const code = (err as { code?: unknown } | null)?.code;
+        if (code === "ECONNREFUSED") this.#peerLost(name, "log port refused the connection");
       },
     );
   }

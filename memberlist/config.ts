@@ -67,6 +67,42 @@ export interface MemberlistTuning {
    * reconnecting. The presets set it (24 h, as Serf's ReconnectTimeout).
    */
   reconnectTimeoutMs: number;
+  /**
+   * The fast path for crashed processes (refusal.ts): on evidence that a member may have
+   * crashed (a refused TCP connection to it, or a hint such as a lost log connection), check
+   * it at once, and when its own address keeps refusing TCP connections for
+   * {@link refusalWindowMs}, declare it dead without suspicion. Silence (timeouts, loss,
+   * partitions) never takes this path. false is memberlist's behaviour; the presets say
+   * which environments turn it on, and why.
+   */
+  deadOnRefusal: boolean;
+  /**
+   * How long refusals must keep coming before a member is declared dead: three dials, at the
+   * start, the middle and the end of this window. A member that restarts in place and listens
+   * again within it is not declared dead. The presets set 150 ms.
+   */
+  refusalWindowMs: number;
+}
+
+/**
+ * Membership events; each fires once per state transition.
+ *
+ * @example
+ * ```ts
+ * list.on("dead", (m: MemberlistEvents["dead"]) => console.log(m.name));
+ * ```
+ */
+export interface MemberlistEvents {
+  /** A node became alive from unknown, dead or left. */
+  join: Member;
+  /** An alive node changed its metadata. */
+  update: Member;
+  /** A node became suspect. */
+  suspect: Member;
+  /** A node was declared dead. */
+  dead: Member;
+  /** A node left gracefully. */
+  left: Member;
 }
 
 /**
@@ -254,6 +290,10 @@ export interface MemberlistCounters {
    * may be a replay of state from before its death, memberlist#312).
    */
   revivalChecks: number;
+  /** Out-of-schedule checks of a member that may have crashed (see `deadOnRefusal`). */
+  crashChecks: number;
+  /** Members this node declared dead because their own address kept refusing connections. */
+  crashDeaths: number;
 }
 
 /**
@@ -321,12 +361,16 @@ export function validateTuning(t: MemberlistTuning): void {
     "deadNodeReclaimMs",
     "reconnectIntervalMs",
     "reconnectTimeoutMs",
+    "refusalWindowMs",
   ];
   for (const k of nonNegative) {
     const v = t[k];
     if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
       throw new RangeError(`tuning.${k} must be a non-negative number, got ${String(v)}`);
     }
+  }
+  if (t.deadOnRefusal !== undefined && typeof t.deadOnRefusal !== "boolean") {
+    throw new RangeError(`tuning.deadOnRefusal must be a boolean, got ${String(t.deadOnRefusal)}`);
   }
   if (!Number.isInteger(t.udpBufferSize) || t.udpBufferSize < 128 || t.udpBufferSize > 65_000) {
     throw new RangeError(`tuning.udpBufferSize must be an integer in [128, 65000]`);

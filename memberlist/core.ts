@@ -60,6 +60,8 @@ export interface Core {
   track(p: Promise<unknown>): void;
   /** Next probe sequence number (uint32, wraps). */
   nextSeqNo(): number;
+  /** A TCP connection to `to` was actively refused (crash evidence, refusal.ts). */
+  refused(to: HostPort): void;
 }
 
 /** Bytes a label header adds: 244, length, label. */

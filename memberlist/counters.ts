@@ -61,6 +61,8 @@ export class Counters {
     accusationsSent: 0,
     accusationsAnswered: 0,
     revivalChecks: 0,
+    crashChecks: 0,
+    crashDeaths: 0,
   };
 
   /** One datagram received. */
@@ -103,7 +105,9 @@ export class Counters {
       | "reconnects"
       | "accusationsSent"
       | "accusationsAnswered"
-      | "revivalChecks",
+      | "revivalChecks"
+      | "crashChecks"
+      | "crashDeaths",
   ): void {
     this.c[key]++;
   }

@@ -13,6 +13,7 @@ import { DeliveryEstimate } from "./delivery.ts";
 import {
   type Member,
   type MemberlistCounters,
+  type MemberlistEvents,
   type MemberlistOptions,
   META_MAX_SIZE,
   PROTOCOL_VERSION_MAX,
@@ -35,30 +36,10 @@ import { PacketSender } from "./send.ts";
 import { MemberTable, type NodeRecord, NodeStateCode, recordAddress, toMember } from "./state.ts";
 import { TimerSet } from "./timers.ts";
 import { Reconnector } from "./reconnect.ts";
+import { RefusalCheck } from "./refusal.ts";
 import { encodeMessage } from "./wire/mod.ts";
 import { pickAdvertiseHost } from "./advertise.ts";
 import { type MemberSeed, plantSeed } from "./seed.ts";
-
-/**
- * Membership events; each fires once per state transition.
- *
- * @example
- * ```ts
- * list.on("dead", (m: MemberlistEvents["dead"]) => console.log(m.name));
- * ```
- */
-export interface MemberlistEvents {
-  /** A node became alive from unknown, dead or left. */
-  join: Member;
-  /** An alive node changed its metadata. */
-  update: Member;
-  /** A node became suspect. */
-  suspect: Member;
-  /** A node was declared dead. */
-  dead: Member;
-  /** A node left gracefully. */
-  left: Member;
-}
 
 type Listener = (m: Member) => void;
 // Creates a node whose table starts seeded: the module-internal seam below (set by
@@ -91,6 +72,7 @@ export class Memberlist {
   #prober: Prober;
   #streams: StreamService;
   #reconnect: Reconnector;
+  #refusals: RefusalCheck;
   #listeners = new Map<keyof MemberlistEvents, Set<Listener>>();
   #pending = new Set<Promise<void>>();
   #closed = false;
@@ -112,6 +94,11 @@ export class Memberlist {
     this.#prober = new Prober(
       core,
       this.#sender,
+      (to, ping, deadline) => this.#streams.tcpPing(to, ping, deadline),
+    );
+    this.#refusals = new RefusalCheck(
+      core,
+      (to, node, done) => this.#prober.ping(to, node, done),
       (to, ping, deadline) => this.#streams.tcpPing(to, ping, deadline),
     );
   }
@@ -226,6 +213,9 @@ export class Memberlist {
         if (self !== null) self.#track(p);
       },
       nextSeqNo: () => (seq = (seq + 1) >>> 0),
+      refused: (to) => {
+        if (self !== null) self.#refusals.refused(to);
+      },
     };
     table = new MemberTable({
       clock,
@@ -372,6 +362,21 @@ export class Memberlist {
     }
     c.table.setAlive(c.advertiseAddr, c.advertise.port, meta, c.vsn);
     return Promise.resolve();
+  }
+
+  /**
+   * Evidence from outside memberlist that member `name` may have crashed (e.g. its log
+   * connection ended without a goodbye): with `tuning.deadOnRefusal` on, probes it at once
+   * and declares it dead if its own address keeps refusing connections (refusal.ts). Returns
+   * whether a check started; without the fast path, hints are ignored.
+   *
+   * @example
+   * ```ts
+   * list.probeNow("node-b", "log connection lost without goodbye");
+   * ```
+   */
+  probeNow(name: string, reason: string): boolean {
+    return this.#refusals.check(name, reason);
   }
 
   /** Local health: 0 is healthy, up to awarenessMaxMultiplier − 1. */

@@ -27,6 +27,10 @@
  *   relayed the accusation (gossip with a small retransmit limit may miss them), and so does
  *   our current alive when someone accuses an incarnation we already out-bid (it missed our
  *   refutation);
+ * - crashed processes are declared dead at once (`deadOnRefusal`, refusal.ts): on evidence
+ *   (a refused TCP connection, or a hint through {@link Memberlist.probeNow} such as a lost log
+ *   connection) a member whose own address keeps refusing TCP connections for
+ *   `refusalWindowMs` is declared dead without suspicion; silence keeps SWIM's path;
  * - a retransmit budget that grows with loss: each broadcast is sent `1/q` times as often,
  *   where q is the one-way delivery the direct probes measure (up to 3×; delivery.ts), so
  *   heavy loss does not leave a member without a single copy of a change.
@@ -64,11 +68,11 @@ export type {
   TimerHandle,
   Transport,
 } from "../transport/mod.ts";
-export type { MemberlistEvents } from "./memberlist.ts";
 export type {
   Member,
   MemberlistCounters,
   MemberlistDelegate,
+  MemberlistEvents,
   MemberlistLogger,
   MemberlistOptions,
   MemberlistTuning,

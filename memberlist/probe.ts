@@ -20,8 +20,12 @@ interface AckHandler {
   cancel(): void;
 }
 
-/** Asks a node over TCP whether it is up (the fallback ping); resolves false on any failure. */
-export type TcpPing = (to: HostPort, ping: Ping, deadline: number) => Promise<boolean>;
+/** Asks a node over TCP whether it is up (the fallback ping); "acked" when it answered. */
+export type TcpPing = (
+  to: HostPort,
+  ping: Ping,
+  deadline: number,
+) => Promise<"acked" | "refused" | "failed">;
 
 /**
  * Probes members one by one and answers the probes of others.
@@ -217,7 +221,11 @@ export class Prober {
       }
       // The TCP fallback catches nodes whose UDP is broken but are otherwise fine.
       if (!c.tuning.disableTcpPings && pmax >= 3) {
-        fallback = this.tcpPing(addr, ping, sent + interval).catch(() => false);
+        // one settling step, as the boolean ping's catch had: simulations replay unchanged
+        fallback = this.tcpPing(addr, ping, sent + interval).then(
+          (o) => o === "acked",
+          () => false,
+        );
         c.track(fallback);
       }
     });

@@ -6,7 +6,8 @@
  * @module
  */
 import { ClusterError } from "../errors/mod.ts";
-import type { HostPort, Stream } from "../transport/mod.ts";
+import { type HostPort, type Stream, TransportError } from "../transport/mod.ts";
+import type { TcpPingOutcome } from "./refusal.ts";
 import { MAX_PUSH_PULL_REQUESTS, MAX_STREAM_BYTES } from "./config.ts";
 import { type Core, errorText } from "./core.ts";
 import { CodecError } from "./wire/mod.ts";
@@ -135,16 +136,20 @@ export class StreamService {
     }
   }
 
-  /** TCP fallback ping: resolves true when the node acked over a stream before `deadline`. */
-  async tcpPing(to: HostPort, ping: Ping, deadline: number): Promise<boolean> {
+  /**
+   * TCP ping (the probe's fallback, and refusal.ts's check): "acked" when the node acked over
+   * a stream before `deadline`, "refused" when the connection was actively refused, "failed"
+   * for everything else.
+   */
+  async tcpPing(to: HostPort, ping: Ping, deadline: number): Promise<TcpPingOutcome> {
     const c = this.core;
     const left = deadline - c.clock.now();
-    if (left <= 0 || c.isClosed()) return false;
+    if (left <= 0 || c.isClosed()) return "failed";
     let stream: Stream;
     try {
       stream = await this.dial(to, left);
-    } catch {
-      return false;
+    } catch (e) {
+      return e instanceof TransportError && e.code === "ECONNREFUSED" ? "refused" : "failed";
     }
     const cancel = this.deadline(stream, Math.max(0, deadline - c.clock.now()));
     try {
@@ -154,12 +159,12 @@ export class StreamService {
         maxBytes: MAX_STREAM_BYTES,
         readLabel: false,
       });
-      if (type !== MessageType.ack) return false;
+      if (type !== MessageType.ack) return "failed";
       const m = decodeMessageBody(type, await reader.readMsgpack());
-      return m.type === "ack" && m.body.seqNo === ping.seqNo;
+      return m.type === "ack" && m.body.seqNo === ping.seqNo ? "acked" : "failed";
     } catch (e) {
       this.countFailure(e);
-      return false;
+      return "failed";
     } finally {
       cancel();
       this.close(stream);
@@ -338,7 +343,14 @@ export class StreamService {
   }
 
   private async dial(to: HostPort, timeoutMs: number): Promise<Stream> {
-    const stream = await this.core.transport.dial(to, Math.max(1, timeoutMs));
+    let stream: Stream;
+    try {
+      stream = await this.core.transport.dial(to, Math.max(1, timeoutMs));
+    } catch (e) {
+      // a refusal is evidence of a crashed process (refusal.ts); a timeout is not
+      if (e instanceof TransportError && e.code === "ECONNREFUSED") this.core.refused(to);
+      throw e;
+    }
     if (this.core.isClosed()) {
       stream.close();
       throw new Error("memberlist is shut down");

@@ -24,4 +24,6 @@ export const FAST_TUNING: MemberlistTuning = {
   deadNodeReclaimMs: 0,
   reconnectIntervalMs: 30_000, // Serf's defaults, as the presets have them
   reconnectTimeoutMs: 24 * 3600_000,
+  deadOnRefusal: false, // memberlist's behaviour; the fast path has tests of its own
+  refusalWindowMs: 150,
 };

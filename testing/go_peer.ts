@@ -40,7 +40,10 @@ export interface PeerMember {
  * Timing overrides: memberlist's own tuning fields, so the same object configures both sides
  * of an interop test (less reconnect, which Go memberlist does not have).
  */
-export type PeerTuning = Omit<MemberlistTuning, "reconnectIntervalMs" | "reconnectTimeoutMs">;
+export type PeerTuning = Omit<
+  MemberlistTuning,
+  "reconnectIntervalMs" | "reconnectTimeoutMs" | "deadOnRefusal" | "refusalWindowMs"
+>;
 
 /** How to start a peer. */
 export interface PeerOptions {

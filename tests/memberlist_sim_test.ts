@@ -216,7 +216,9 @@ describe("memberlist simulation", () => {
       await runFor(sim, 10_000);
       assert.ok(sim.nodes[0].localMember().incarnation > before, "n0 refuted");
       await check("refuted");
-      sim.net.kill("10.0.0.6"); // n5
+      // n5's host goes silent: SWIM's path, suspect first (a crash on a live host would be
+      // declared dead at once by the lan preset's deadOnRefusal, with no suspect state to check)
+      sim.net.silence("10.0.0.6");
       await sim.clock.advanceAsync(0);
       const suspected = sim.clock.now();
       while (!sim.nodes[0].members().some((m) => m.name === "n5" && m.state === "suspect")) {

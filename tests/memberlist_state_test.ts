@@ -26,6 +26,8 @@ const tuning: MemberlistTuning = {
   deadNodeReclaimMs: 0,
   reconnectIntervalMs: 30_000, // Serf's defaults, as the presets have them
   reconnectTimeoutMs: 24 * 3600_000,
+  deadOnRefusal: false, // memberlist's behaviour; the fast path has tests of its own
+  refusalWindowMs: 150,
 };
 
 const VSN = Uint8Array.of(1, 5, 2, 0, 0, 0);

@@ -230,6 +230,42 @@ describe("SimNetwork faults", () => {
   });
 });
 
+describe("SimNetwork silence (a host gone quiet) vs kill (a crashed process)", () => {
+  it("silence: packets vanish, dials time out instead of being refused, a partition does not undo it", async () => {
+    const { clock, net } = setup({ link: { latencyMs: 10 } });
+    const [a, b] = await pair(net);
+    const c = await net.bind({ host: "10.0.0.3", port: 7946, packets: true });
+    const got: string[] = [];
+    b.onPacket((x) => got.push(`b${x[0]}`));
+    a.onPacket((x) => got.push(`a${x[0]}`));
+    b.onStream((s) => s.close());
+    net.silence("10.0.0.2");
+    a.sendPacket(b.address, new Uint8Array([1]));
+    b.sendPacket(a.address, new Uint8Array([2]));
+    const timedOut = rejectsWith(a.dial(b.address, 300), "ETIMEDOUT");
+    // a closed port on the silent host is not refused either: nothing comes back
+    const closedPort = rejectsWith(a.dial({ host: "10.0.0.2", port: 1 }, 300), "ETIMEDOUT");
+    net.partition([["10.0.0.2", "10.0.0.1"], ["10.0.0.3"]]); // still silent inside its group
+    await clock.advanceAsync(400);
+    await timedOut;
+    await closedPort;
+    assert.deepEqual(got, []);
+    assert.equal(net.stats.streamsRefused, 0);
+    net.heal();
+    net.silence("10.0.0.2", false);
+    a.sendPacket(b.address, new Uint8Array([3]));
+    c.sendPacket(a.address, new Uint8Array([4]));
+    clock.advance(20);
+    assert.deepEqual(got, ["b3", "a4"]);
+    // the same host with its process killed instead: refused after a round trip
+    net.kill("10.0.0.2");
+    await rejectsWith(
+      Promise.all([a.dial(b.address, 300), clock.advanceAsync(100)]),
+      "ECONNREFUSED",
+    );
+  });
+});
+
 describe("SimNetwork streams", () => {
   async function connect(
     net: SimNetwork,

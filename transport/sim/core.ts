@@ -86,6 +86,8 @@ export class HostState {
   readonly ports: Map<number, SimPort> = new Map();
   /** Partition group; hosts talk only within one group. */
   group: number = 0;
+  /** Gone silent ({@link SimCore.silence}): a group of its own, whatever the partition says. */
+  silent: boolean = false;
   /** The host neither sends nor processes anything before this time. */
   pausedUntil: number = -Infinity;
   /** Bumped by kill: timers and work of an older incarnation are dropped. */
@@ -188,7 +190,7 @@ export class SimCore {
     let h = this.hosts.get(name);
     if (h === undefined) {
       h = new HostState(name);
-      h.group = this.partitionOf.get(name) ?? 0;
+      this.#regroup(h);
       this.hosts.set(name, h);
     }
     return h;
@@ -333,6 +335,29 @@ export class SimCore {
       }
     });
     this.partitionOf = map;
-    for (const h of this.hosts.values()) h.group = map.get(h.name) ?? 0;
+    for (const h of this.hosts.values()) this.#regroup(h);
+  }
+
+  /**
+   * The host goes silent (cable cut, power lost, a firewall that drops) or speaks again: a
+   * silent host is a partition group of its own, so nothing reaches it and nothing it sends
+   * arrives: no refusal, no reset, only timeouts.
+   */
+  silence(name: string, silent: boolean): void {
+    const h = this.host(name);
+    h.silent = silent;
+    this.#regroup(h);
+  }
+
+  #regroup(h: HostState): void {
+    // silent hosts get distinct negative groups, never equal to each other or to any partition
+    h.group = h.silent ? -1 - this.#silentId(h) : this.partitionOf.get(h.name) ?? 0;
+  }
+
+  #silentIds = new Map<string, number>();
+  #silentId(h: HostState): number {
+    let id = this.#silentIds.get(h.name);
+    if (id === undefined) this.#silentIds.set(h.name, id = this.#silentIds.size);
+    return id;
   }
 }

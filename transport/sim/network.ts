@@ -42,10 +42,14 @@ export interface SimNetworkOptions {
  *   sides, writes reject "ECONNRESET") once it has stalled for `streamTimeoutMs`;
  * - {@link pause}: the host's blocked event loop. Its arrivals (packets, stream bytes, SYNs)
  *   and its timers from {@link clockFor} wait until the pause ends; what it sends leaves then;
- * - {@link kill}: the process dies. Its transports vanish, its promises never settle, its
- *   {@link clockFor} timers never fire; peers' streams are reset after the link latency;
- *   packets to it are dropped; dials to it get "ECONNREFUSED" after a round trip. Binding on
- *   the host again is a restart.
+ * - {@link kill}: the process crashed on a live host. Its transports vanish, its promises
+ *   never settle, its {@link clockFor} timers never fire; the host's kernel still answers for
+ *   it: peers' streams are reset after the link latency, dials to it get "ECONNREFUSED"
+ *   after a round trip; packets to it are dropped. Binding on the host again is a restart;
+ * - {@link silence}: the host went silent (cable cut, power lost, a firewall that drops): it
+ *   is a partition of its own, so packets and SYNs vanish, dials time out and streams stall
+ *   until they break; no refusal and no reset ever comes back. `silence` then `kill` is a
+ *   host that lost power: its process is gone and nobody hears of it.
  *
  * Streams are reliable and in order, unbounded (no backpressure), `write` resolves at once.
  * Code that awaits stream reads must be driven with `clock.advanceAsync`/`runUntilAsync`.
@@ -157,6 +161,14 @@ export class SimNetwork implements Network {
     const h = this.#core.host(host);
     const until = this.clock.now() + Math.max(0, ms);
     if (until > h.pausedUntil) h.pausedUntil = until;
+  }
+
+  /**
+   * The host goes silent (`true`) or is heard again (`false`); independent of
+   * {@link partition}, which it overrides for this host while silent.
+   */
+  silence(host: string, silent = true): void {
+    this.#core.silence(host, silent);
   }
 
   /** Whether the host is paused right now. */
