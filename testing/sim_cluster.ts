@@ -47,6 +47,7 @@ export class SimNodes {
   /** Starts (or restarts after a kill) node `i`. */
   async start(i: number): Promise<Cluster> {
     const host = simHost(i);
+    this.net.silence(host, false); // a lost host is back
     const run = ++this.#runs;
     const node = await this.drive(cluster(
       {
@@ -87,6 +88,15 @@ export class SimNodes {
   kill(i: number): void {
     this.net.kill(simHost(i));
     this.nodes[i] = undefined;
+  }
+
+  /**
+   * The host of node `i` is lost (powered off, cut off): its process is gone and nothing
+   * answers, not even a refusal, so failure detection takes SWIM's suspicion path.
+   */
+  lose(i: number): void {
+    this.net.silence(simHost(i));
+    this.kill(i);
   }
 
   /** Only nodes of the same group talk; node indices. */
