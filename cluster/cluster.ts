@@ -378,9 +378,13 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
   if (config.members) discovery = staticDiscovery({ members: [...config.members] });
   else if (config.autojoin) discovery = createDiscovery(config.autojoin);
 
+  // refused peer input (far-future timestamps, own-origin writes...): a log line at once, and an
+  // "error" event once the node exists
+  let refused = (err: Error): void => logger.error(err.message);
   let log: ReplicatedLog;
   try {
     log = await ReplicatedLog.create({
+      onError: (err) => refused(err),
       name,
       origin: logOrigin(name, options.store),
       environment: config.environment,
@@ -430,6 +434,10 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
     throw err;
   }
   const node = new Cluster({ name, config, log, memberlist, keyring, logger, clock });
+  refused = (err) => {
+    logger.error(err.message);
+    node.emit("error", err);
+  };
   try {
     await node.start(discovery);
   } catch (err) {

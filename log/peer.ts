@@ -10,6 +10,11 @@
  * other origins are sent up to what this node held when the peer's digest arrived (the
  * origin itself usually delivers them first; digests repair the rest).
  *
+ * Flow control: after each digest of the peer, at most `maxReplyBytes` of entries and
+ * snapshots go out until its next digest; the receiving side sends a digest whenever it has
+ * read half of that since its last one, so an honest stream never stalls, and a peer that
+ * sends a digest and then only listens gets one budget's worth.
+ *
  * @module
  */
 import type { Clock, Stream, TimerHandle } from "../transport/types.ts";
@@ -29,7 +34,7 @@ import {
 } from "./messages.ts";
 import type { QuorumTracker } from "./quorum.ts";
 import type { LogStats, RejectReason } from "./stats.ts";
-import type { LogTuning } from "./tuning.ts";
+import { type LogLimits, type LogTuning, MAX_PLAUSIBLE_SEQ } from "./tuning.ts";
 
 /** The log data a connection reads and feeds. */
 export interface ReplicaData {
@@ -39,10 +44,13 @@ export interface ReplicaData {
   floors(): ReadonlyMap<string, number>;
   /** Up to `limit` entries of `origin` from `fromSeq`, ascending. */
   read(origin: string, fromSeq: number, limit: number): Promise<Entry[]>;
-  /** Applies a gap-free batch (duplicates are skipped, a gap stops it). */
-  applyEntries(origin: string, entries: Entry[]): Promise<void>;
-  /** Installs a compacted range. */
-  applySnapshot(origin: string, through: number, entries: Entry[]): Promise<void>;
+  /**
+   * Applies a gap-free batch from peer `from` (duplicates are skipped, a gap stops it);
+   * false when the batch was refused outright (e.g. entries of this node's own origin).
+   */
+  applyEntries(origin: string, entries: Entry[], from: string): Promise<boolean>;
+  /** Installs a compacted range from peer `from`; false when refused. */
+  applySnapshot(origin: string, through: number, entries: Entry[], from: string): Promise<boolean>;
 }
 
 /** What a connection needs from the replicator that owns it. */
@@ -55,6 +63,8 @@ export interface SessionHost {
   readonly environment: string;
   /** Limits and batching. */
   readonly tuning: LogTuning;
+  /** The connection limits, defaults filled in. */
+  readonly limits: LogLimits;
   /** Timers. */
   readonly clock: Clock;
   /** Counters to bump. */
@@ -69,6 +79,8 @@ export interface SessionHost {
   opened(session: PeerSession): boolean;
   /** The connection is gone (called once per session, opened or not). */
   closed(session: PeerSession): void;
+  /** The session's incomplete-frame bytes changed by `delta` (the host bounds the total). */
+  buffered(session: PeerSession, delta: number): void;
 }
 
 type SessionState = "hello" | "open" | "closed";
@@ -119,6 +131,13 @@ export class PeerSession {
   #flushQueued = false;
   #unwritten = 0;
   #drained: (() => void) | undefined;
+  // flow control: bytes we may still send before the peer's next digest; bytes read since ours
+  #credit = 0;
+  #sinceDigest = 0;
+  // deadlines: when the peer last sent anything, when the incomplete frame began
+  #lastRead: number;
+  #frameStart = 0;
+  #buffered = 0;
 
   /**
    * Creates an instance.
@@ -132,6 +151,25 @@ export class PeerSession {
     this.outbound = expectedName !== undefined;
     this.#expected = expectedName;
     this.#decoder = new FrameDecoder(host.tuning.maxFrameBytes);
+    this.#lastRead = host.clock.now();
+  }
+
+  /** Bytes of the incomplete frame buffered now. */
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  /**
+   * Checks the deadlines at `now`: a handshaken session silent for `idleTimeoutMs` (and at
+   * least 3 sync intervals), or a frame
+   * begun `frameTimeoutMs` ago and still incomplete, is cut and counted.
+   */
+  sweep(now: number): void {
+    const { idleTimeoutMs, frameTimeoutMs } = this.#host.limits;
+    // honest peers send a digest every sync interval: never call them idle before 3 of those
+    const idle = Math.max(idleTimeoutMs, 3 * this.#host.tuning.syncIntervalMs);
+    if (this.#buffered > 0 && now - this.#frameStart > frameTimeoutMs) this.reject("frame-timeout");
+    else if (this.#state === "open" && now - this.#lastRead > idle) this.reject("idle");
   }
 
   /** The peer's name ("" before the handshake). */
@@ -159,7 +197,7 @@ export class PeerSession {
     const h = this.#host;
     this.#timer = h.clock.setTimeout(() => {
       this.#timer = undefined;
-      if (this.#state === "hello") this.#reject("handshake-timeout");
+      if (this.#state === "hello") this.reject("handshake-timeout");
     }, h.tuning.connectTimeoutMs);
     this.#send(
       FrameType.Hello,
@@ -176,14 +214,16 @@ export class PeerSession {
     this.#timer = undefined;
     this.#out = [];
     this.#outBytes = 0;
+    this.#setBuffered(0);
     this.#wake();
     this.stream.close();
     this.#host.closed(this);
   }
 
-  /** Sends our digest (origin → head). */
+  /** Sends our digest (origin → head); it also grants the peer a new reply budget. */
   sendDigest(): void {
     if (this.#state !== "open") return;
+    this.#sinceDigest = 0;
     this.#send(FrameType.Digest, encodeHeads(this.#host.data.heads()));
   }
 
@@ -192,7 +232,8 @@ export class PeerSession {
     void this.#pump();
   }
 
-  #reject(reason: RejectReason): void {
+  /** Cuts the connection for `reason` and counts it. */
+  reject(reason: RejectReason): void {
     if (this.#state === "closed") return;
     this.#host.stats.rejectedPeers[reason]++;
     this.close();
@@ -205,19 +246,35 @@ export class PeerSession {
         const chunk = await this.stream.read();
         if (chunk === null || (this.#state as SessionState) === "closed") break;
         stats.bytesIn += chunk.length;
-        for (const frame of this.#decoder.push(chunk)) {
+        const now = this.#host.clock.now();
+        this.#lastRead = now;
+        const frames = this.#decoder.push(chunk);
+        // a frame's deadline runs from its first byte: restart it when frames completed
+        if (frames.length > 0 || this.#buffered === 0) this.#frameStart = now;
+        this.#setBuffered(this.#decoder.buffered);
+        for (const frame of frames) {
           if ((this.#state as SessionState) === "closed") break;
           stats.framesIn++;
           await this.#handle(frame);
         }
+        if (this.#state !== "open") continue;
+        this.#sinceDigest += chunk.length;
+        if (this.#sinceDigest * 2 >= this.#host.limits.maxReplyBytes) this.sendDigest();
       }
     } catch (err) {
-      if (err instanceof PeerRejected || err instanceof FrameError) this.#reject(err.reason);
-      else if (err instanceof DecodeError) this.#reject("garbage");
+      if (err instanceof PeerRejected || err instanceof FrameError) this.reject(err.reason);
+      else if (err instanceof DecodeError) this.reject("garbage");
       // anything else (a store failure, a write on a dead socket) just ends the connection
     } finally {
       this.close();
     }
+  }
+
+  #setBuffered(n: number): void {
+    const delta = n - this.#buffered;
+    if (delta === 0) return;
+    this.#buffered = n;
+    this.#host.buffered(this, delta);
   }
 
   async #handle(f: Frame): Promise<void> {
@@ -256,6 +313,7 @@ export class PeerSession {
           if (head > (this.#remote.get(origin) ?? 0)) this.#targets.set(origin, head);
         }
         this.#synced = true;
+        this.#credit = h.limits.maxReplyBytes;
         void this.#pump();
         return;
       }
@@ -265,7 +323,7 @@ export class PeerSession {
       }
       case FrameType.Entries: {
         const batch = decodeEntries(f.payload);
-        await h.data.applyEntries(batch.origin, batch.entries);
+        if (!(await h.data.applyEntries(batch.origin, batch.entries, this.#peer))) return;
         const n = batch.entries.length;
         if (n > 0) this.#noteRemote(batch.origin, batch.entries[n - 1].seq);
         if (batch.ackRequested) {
@@ -276,7 +334,8 @@ export class PeerSession {
       }
       case FrameType.Snapshot: {
         const chunk = decodeSnapshot(f.payload);
-        await h.data.applySnapshot(chunk.origin, chunk.through, chunk.entries);
+        const from = this.#peer;
+        if (!(await h.data.applySnapshot(chunk.origin, chunk.through, chunk.entries, from))) return;
         h.stats.snapshotsReceived++;
         this.#noteRemote(chunk.origin, chunk.through);
         return;
@@ -288,9 +347,17 @@ export class PeerSession {
 
   /** The peer said it holds `origin` through `head` (digest, ack, or entries it sent). */
   #noteRemote(origin: string, head: number): void {
+    const h = this.#host;
+    // no peer holds more of our origin than we wrote, nor any origin beyond the plausible:
+    // such a claim would fake quorum acks or stop that origin flowing to the peer
+    const own = origin === h.origin;
+    if (head > MAX_PLAUSIBLE_SEQ || (own && head > (h.data.heads().get(origin) ?? 0))) {
+      h.stats.refusedInput["implausible-seq"]++;
+      return;
+    }
     // the cursor may already be ahead (entries sent, not yet acknowledged): acks go to the
     // quorum regardless
-    if (origin === this.#host.origin) this.#host.quorum.ack(this.#peer, head);
+    if (own) h.quorum.ack(this.#peer, head);
     if (head > (this.#remote.get(origin) ?? 0)) this.#remote.set(origin, head);
   }
 
@@ -317,6 +384,11 @@ export class PeerSession {
       while (this.#state === "open") {
         const origin = this.#pick();
         if (origin === undefined) break;
+        if (this.#credit <= 0) {
+          // the peer's budget is spent: the rest waits for its next digest
+          this.#host.stats.repliesPaused++;
+          break;
+        }
         if (!(await this.#sendNext(origin))) break;
         if (this.#outBytes >= WRITE_CHUNK) this.#flush();
         while (this.#unwritten > SEND_HIGH_WATER && this.#state === "open") {
@@ -364,14 +436,14 @@ export class PeerSession {
       const through = cut && batch.length > 0 ? batch[batch.length - 1].seq : floor;
       this.#remote.set(origin, through);
       h.stats.snapshotsSent++;
-      this.#send(FrameType.Snapshot, encodeSnapshot(origin, through, batch), true);
+      this.#credit -= this.#send(FrameType.Snapshot, encodeSnapshot(origin, through, batch), true);
       return true;
     }
     if (batch.length === 0) return false; // the store lacks what its head promises: wait for a digest
     const last = batch[batch.length - 1].seq;
     this.#remote.set(origin, last);
     const ack = origin === h.origin && h.quorum.wanted > have;
-    this.#queue(h.frames.entries(origin, batch, ack, bytes, h.tuning.compress));
+    this.#credit -= this.#queue(h.frames.entries(origin, batch, ack, bytes, h.tuning.compress));
     return true;
   }
 
@@ -379,13 +451,14 @@ export class PeerSession {
    * Queues a frame. Frames of one tick go out in one write: the pump's at the end of its run
    * (or every {@link WRITE_CHUNK}), any other in a microtask, so nothing waits for a timer.
    */
-  #send(type: number, payload: Uint8Array, compressible = false): void {
-    if (this.#state === "closed") return;
-    this.#queue(packFrame(type, payload, compressible && this.#host.tuning.compress));
+  #send(type: number, payload: Uint8Array, compressible = false): number {
+    if (this.#state === "closed") return 0;
+    return this.#queue(packFrame(type, payload, compressible && this.#host.tuning.compress));
   }
 
-  #queue(frame: Uint8Array): void {
-    if (this.#state === "closed") return;
+  /** Queues a packed frame; returns its size. */
+  #queue(frame: Uint8Array): number {
+    if (this.#state === "closed") return 0;
     this.#host.stats.framesOut++;
     this.#host.stats.bytesOut += frame.length;
     this.#out.push(frame);
@@ -397,6 +470,7 @@ export class PeerSession {
         this.#flush();
       });
     }
+    return frame.length;
   }
 
   #flush(): void {

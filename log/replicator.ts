@@ -7,6 +7,12 @@
  * only accepts. A lost connection is redialed on the next sync tick while the peer is still
  * listed; a peer removed from the list is disconnected.
  *
+ * Bounds (the tuning's limits): at most `maxConnections` connections and
+ * `maxConnectionsPerAddress` inbound ones per remote IP address (more are closed at once), a
+ * deadline per frame and an idle deadline (checked by a sweep a few times per deadline), and
+ * `maxBufferedBytes` of incomplete frames across all connections (above it, the connection
+ * holding the most is cut). Every refusal is counted in `stats.rejectedPeers`.
+ *
  * @module
  */
 import type {
@@ -21,7 +27,7 @@ import { FrameCache } from "./frame_cache.ts";
 import { PeerSession, type ReplicaData, type SessionHost } from "./peer.ts";
 import { QuorumTracker } from "./quorum.ts";
 import type { LogStats } from "./stats.ts";
-import type { LogTuning } from "./tuning.ts";
+import { type LogLimits, logLimits, type LogTuning } from "./tuning.ts";
 
 /** A peer of the replicated log: its node name and the address of its log listener. */
 export interface LogPeer {
@@ -72,6 +78,8 @@ export class Replicator implements SessionHost {
   readonly environment: string;
   /** Batching and limits. */
   readonly tuning: LogTuning;
+  /** The connection limits, defaults filled in. */
+  readonly limits: LogLimits;
   /** Timers. */
   readonly clock: Clock;
   /** Counters. */
@@ -89,6 +97,7 @@ export class Replicator implements SessionHost {
   #dialing = new Set<string>();
   #syncTimer: TimerHandle = undefined;
   #batchTimer: TimerHandle = undefined;
+  #sweepTimer: TimerHandle = undefined;
   #closed = false;
 
   private constructor(options: ReplicatorOptions, transport: Transport) {
@@ -96,6 +105,7 @@ export class Replicator implements SessionHost {
     this.origin = options.origin ?? options.name;
     this.environment = options.environment;
     this.tuning = options.tuning;
+    this.limits = logLimits(options.tuning);
     this.clock = options.clock;
     this.stats = options.stats;
     this.data = options.data;
@@ -113,6 +123,7 @@ export class Replicator implements SessionHost {
     const r = new Replicator(options, transport);
     transport.onStream((stream) => r.#accept(stream));
     r.#armSync();
+    r.#armSweep();
     return r;
   }
 
@@ -191,6 +202,23 @@ export class Replicator implements SessionHost {
     return true;
   }
 
+  /** @internal SessionHost: bounds the incomplete-frame bytes of all sessions together */
+  buffered(_session: PeerSession, delta: number): void {
+    const stats = this.stats;
+    stats.bufferedBytes += delta;
+    if (stats.bufferedBytes > stats.bufferedBytesPeak) {
+      stats.bufferedBytesPeak = stats.bufferedBytes;
+    }
+    if (delta <= 0 || stats.bufferedBytes <= this.limits.maxBufferedBytes) return;
+    // over the budget: cut the biggest holder (a stalled giant frame, not a peer's small one)
+    let biggest: PeerSession | undefined;
+    for (const s of this.#all) {
+      if (biggest === undefined || s.bufferedBytes > biggest.bufferedBytes) biggest = s;
+    }
+    // its close() gives its bytes back through a negative delta
+    biggest?.reject("buffer-limit");
+  }
+
   /** @internal SessionHost */
   closed(session: PeerSession): void {
     this.#all.delete(session);
@@ -201,6 +229,18 @@ export class Replicator implements SessionHost {
 
   #accept(stream: Stream): void {
     if (this.#closed) {
+      stream.close();
+      return;
+    }
+    const { maxConnections, maxConnectionsPerAddress } = this.limits;
+    let fromHost = 0;
+    for (const o of this.#all) {
+      if (!o.outbound && o.stream.remote.host === stream.remote.host) fromHost++;
+    }
+    if (this.#all.size >= maxConnections || fromHost >= maxConnectionsPerAddress) {
+      this.stats.rejectedPeers[
+        this.#all.size >= maxConnections ? "connection-limit" : "address-limit"
+      ]++;
       stream.close();
       return;
     }
@@ -247,13 +287,26 @@ export class Replicator implements SessionHost {
     }, this.tuning.syncIntervalMs);
   }
 
+  /** Checks every connection's frame and idle deadlines, a few times per deadline. */
+  #armSweep(): void {
+    const every = Math.max(10, Math.min(this.limits.frameTimeoutMs, this.limits.idleTimeoutMs) / 4);
+    this.#sweepTimer = this.clock.setTimeout(() => {
+      this.#sweepTimer = undefined;
+      if (this.#closed) return;
+      const now = this.clock.now();
+      for (const s of [...this.#all]) s.sweep(now);
+      this.#armSweep();
+    }, every);
+  }
+
   /** Closes every connection, the listener and the timers. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.clock.clearTimeout(this.#syncTimer);
     this.clock.clearTimeout(this.#batchTimer);
-    this.#syncTimer = this.#batchTimer = undefined;
+    this.clock.clearTimeout(this.#sweepTimer);
+    this.#syncTimer = this.#batchTimer = this.#sweepTimer = undefined;
     for (const s of [...this.#all]) s.close();
     this.#sessions.clear();
     this.quorum.close();
