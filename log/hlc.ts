@@ -35,7 +35,7 @@ export class HybridClock {
    * @param physical milliseconds, e.g. a Clock's `now`
    * @param maxOffsetMs timestamps further ahead of `physical()` than this are not adopted
    */
-  constructor(physical: () => number, maxOffsetMs = Number.POSITIVE_INFINITY) {
+  constructor(physical: () => number, maxOffsetMs: number = Number.POSITIVE_INFINITY) {
     this.#physical = physical;
     this.#maxOffset = maxOffsetMs;
   }

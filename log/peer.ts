@@ -121,6 +121,8 @@ export class PeerSession {
   #decoder: FrameDecoder;
   #timer: TimerHandle = undefined;
   #remote = new Map<string, number>();
+  // origin → when entries of it were last sent on this connection
+  #sentAt = new Map<string, number>();
   #targets = new Map<string, number>();
   #synced = false;
   #pumping = false;
@@ -308,6 +310,7 @@ export class PeerSession {
       case FrameType.Digest: {
         const heads = decodeHeads(f.payload);
         const mine = h.data.heads();
+        this.#rewind(heads);
         for (const [origin, head] of heads) this.#noteRemote(origin, head);
         for (const [origin, head] of mine) {
           if (head > (this.#remote.get(origin) ?? 0)) this.#targets.set(origin, head);
@@ -342,6 +345,23 @@ export class PeerSession {
       }
       default:
         throw new PeerRejected("garbage", `unexpected frame ${f.type}`);
+    }
+  }
+
+  /**
+   * Anti-entropy on this connection: entries sent more than a sync interval ago that the
+   * peer's digest still lacks were dropped (e.g. timestamped ahead of its clock, so they wait):
+   * the cursor goes back to what the peer holds and they are offered again.
+   */
+  #rewind(heads: ReadonlyMap<string, number>): void {
+    const now = this.#host.clock.now();
+    const stale = this.#host.tuning.syncIntervalMs;
+    for (const [origin, at] of this.#sentAt) {
+      const held = heads.get(origin) ?? 0;
+      if (now - at > stale && held < (this.#remote.get(origin) ?? 0)) {
+        this.#remote.set(origin, held);
+        this.#sentAt.delete(origin);
+      }
     }
   }
 
@@ -435,6 +455,7 @@ export class PeerSession {
       const cut = full || (batch.length === list.length && list.length === maxBatchEntries);
       const through = cut && batch.length > 0 ? batch[batch.length - 1].seq : floor;
       this.#remote.set(origin, through);
+      this.#sentAt.set(origin, h.clock.now());
       h.stats.snapshotsSent++;
       this.#credit -= this.#send(FrameType.Snapshot, encodeSnapshot(origin, through, batch), true);
       return true;
@@ -442,6 +463,7 @@ export class PeerSession {
     if (batch.length === 0) return false; // the store lacks what its head promises: wait for a digest
     const last = batch[batch.length - 1].seq;
     this.#remote.set(origin, last);
+    this.#sentAt.set(origin, h.clock.now());
     const ack = origin === h.origin && h.quorum.wanted > have;
     this.#credit -= this.#queue(h.frames.entries(origin, batch, ack, bytes, h.tuning.compress));
     return true;

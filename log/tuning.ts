@@ -97,7 +97,7 @@ export const LOG_LIMIT_DEFAULTS: Readonly<LogLimits> = Object.freeze({
 });
 
 /** Highest seq a peer may ever name: 2^50, 35 years at a million appends per second. */
-export const MAX_PLAUSIBLE_SEQ = 2 ** 50;
+export const MAX_PLAUSIBLE_SEQ: number = 2 ** 50;
 
 /**
  * The limits of `tuning`, defaults filled in.
