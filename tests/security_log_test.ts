@@ -136,7 +136,7 @@ async function bed(tuning: LogTuning = tight) {
       );
       for (const n of [a.log, b.log]) {
         for (const x of acked) {
-          const [e] = await Array.fromAsync(n.read({ origin: x.origin, from: x.seq, limit: 1 }));
+          const e = await mustHold(n, x.origin, x.seq);
           assert.equal(e?.seq, x.seq, `${n.name} lost acknowledged ${x.origin}/${x.seq}`);
           assert.equal(new TextDecoder().decode(e.value), x.text);
         }
@@ -190,6 +190,25 @@ function entry(origin: string, seq: number, o: Partial<Entry> = {}): Entry {
   };
 }
 
+/** The entry of `origin` at `seq`, or undefined. */
+async function entryAt(
+  log: ReplicatedLog,
+  origin: string,
+  seq: number,
+): Promise<Entry | undefined> {
+  for await (const e of log.read({ origin, from: seq, limit: 1 })) {
+    return e.seq === seq ? e : undefined;
+  }
+  return undefined;
+}
+
+/** The entry of `origin` at `seq`; fails the test when it is missing. */
+async function mustHold(log: ReplicatedLog, origin: string, seq: number): Promise<Entry> {
+  const e = await entryAt(log, origin, seq);
+  assert.ok(e, `${log.name} lacks ${origin}/${seq}`);
+  return e;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("security: input that cannot wedge a node", { timeout: 60_000 }, () => {
@@ -209,7 +228,7 @@ describe("security: input that cannot wedge a node", { timeout: 60_000 }, () => 
     await waitFor(() => a.log.stats().refusedInput["implausible-seq"] >= 1, "forged ack refused");
     assert.ok(a.errors.some((e) => e.reason === "own-origin" && e.peer === "m"));
     assert.ok(a.errors.every((e) => e instanceof RefusedInputError));
-    const [held] = await Array.fromAsync(a.log.read({ origin: "a", from: head + 1, limit: 1 }));
+    const held = await entryAt(a.log, "a", head + 1);
     assert.notEqual(
       new TextDecoder().decode(held?.value ?? new Uint8Array()),
       `forged a/${head + 1}`,
@@ -261,7 +280,7 @@ describe("security: input that cannot wedge a node", { timeout: 60_000 }, () => 
     assert.equal(a.log.cache.getText("session:42"), "alice");
     assert.equal(a.log.heads().get("zz") ?? 0, 0);
     const at = await a.log.cache.set("after", "x");
-    const [e] = await Array.fromAsync(a.log.read({ origin: "a", from: at.seq, limit: 1 }));
+    const e = await mustHold(a.log, "a", at.seq);
     assert.ok(Math.abs(e.ts.wall - Date.now()) < 60_000, "the clock did not adopt the forgery");
 
     // an honest node whose clock runs 1.5 s ahead: its entries wait, then arrive
@@ -300,7 +319,7 @@ describe("security: input that cannot wedge a node", { timeout: 60_000 }, () => 
     const again = await node("a", tight, { store: await FileLogStore.open(dir) });
     assert.equal(again.log.heads().get("zz") ?? 0, 0, "the refused entry was not stored");
     const at = await again.log.appendText("after restart");
-    const [e] = await Array.fromAsync(again.log.read({ origin: "a", from: at.seq, limit: 1 }));
+    const e = await mustHold(again.log, "a", at.seq);
     assert.ok(e.ts.wall < future.wall - 3_000_000, "the clock is not an hour ahead");
     await again.log.close();
     logs = logs.filter((l) => l !== again.log);
@@ -314,7 +333,7 @@ describe("security: input that cannot wedge a node", { timeout: 60_000 }, () => 
     const third = await node("a", tight, { store });
     assert.equal(third.log.stats().refusedInput["future-timestamp"], 1);
     const at3 = await third.log.cache.set("k2", "v");
-    const [e3] = await Array.fromAsync(third.log.read({ origin: "a", from: at3.seq, limit: 1 }));
+    const e3 = await mustHold(third.log, "a", at3.seq);
     assert.ok(Math.abs(e3.ts.wall - Date.now()) < 60_000, "the clock is not dragged to 2^53-1");
   });
 
@@ -331,7 +350,7 @@ describe("security: input that cannot wedge a node", { timeout: 60_000 }, () => 
     );
     await waitFor(() => a.log.stats().refusedInput.conflict >= 3, "conflicts counted");
     assert.ok(a.errors.some((e) => e.reason === "conflict" && e.peer === "m" && e.origin === "b"));
-    const [e1] = await Array.fromAsync(a.log.read({ origin: "b", from: 1, limit: 1 }));
+    const e1 = await mustHold(a.log, "b", 1);
     assert.equal(new TextDecoder().decode(e1.value), "b-1", "the held entry stays");
     await t.finish();
     assert.equal(a.log.cacheDigest(), b.log.cacheDigest());
