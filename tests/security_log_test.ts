@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nodeNetwork } from "../transport/node.ts";
+import { cluster } from "../cluster/cluster.ts";
 import {
   type Entry,
   FileLogStore,
@@ -462,5 +463,39 @@ describe("security: bounded connections", { timeout: 90_000 }, () => {
     a.log.setPeers([{ name: "b", address: addr(b.log) }, { name: "m", address: DOWN }]);
     b.log.setPeers([{ name: "a", address: addr(a.log) }]);
     await waitFor(() => b.log.heads().get("a") === 3001, "b caught up", 30_000);
+  });
+});
+
+describe("security: a cluster reports a peer's clock offset", { timeout: 60_000 }, () => {
+  it("a node 1.5 s ahead: its entries wait, an error event names it and its offset, then they arrive", async () => {
+    const stanza = {
+      environment: "local",
+      bind_address: "127.0.0.1",
+      bind_port: 0,
+      memberlist_bind_address: "127.0.0.1",
+      memberlist_bind_port: 0,
+    };
+    const clock = offsetClock();
+    clock.offset = 1_500;
+    const ahead = await cluster(stanza, { name: "ahead", clock });
+    const b = await cluster({ ...stanza, members: [ahead.addresses.memberlist!] }, { name: "b" });
+    try {
+      const errors: Error[] = [];
+      b.on("error", (err) => errors.push(err));
+      await waitFor(() => b.log.connectedPeers().includes("ahead"), "log peers connected");
+      const t0 = Date.now();
+      await ahead.cache.set("k", "from the future");
+      await waitFor(() => errors.length > 0, "error event");
+      const err = errors[0];
+      assert.ok(err instanceof RefusedInputError, String(err));
+      assert.equal(err.peer, "ahead");
+      assert.ok((err.offsetMs ?? 0) > 1_000 && (err.offsetMs ?? 0) < 2_500, `${err.offsetMs}`);
+      assert.equal(b.cache.getText("k"), undefined, "not applied while ahead");
+      await waitFor(() => b.cache.getText("k") === "from the future", "applied later", 20_000);
+      assert.ok(Date.now() - t0 >= 1_000);
+    } finally {
+      await b.close();
+      await ahead.close();
+    }
   });
 });
