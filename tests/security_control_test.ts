@@ -3,8 +3,8 @@
 // bearer token, and the agent's refusal to listen beyond loopback without one.
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { request } from "node:http";
-import { spawn } from "node:child_process";
+import { createServer, request } from "node:http";
+import { spawn, spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import process from "node:process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -109,6 +109,55 @@ describe("security: control endpoint", { timeout: 60_000 }, () => {
     }, JSON.stringify({ value: "from the CLI" }));
     assert.equal(good.status, 200, good.body);
     assert.equal(ownHeads(node), before + 1);
+  });
+
+  it("a real browser (chromium) on another origin cannot append through the endpoint", async (t) => {
+    if (spawnSync("chromium", ["--version"]).error) {
+      t.skip("chromium is not installed (Debian package chromium)");
+      return;
+    }
+    const { node, server, port } = await setup();
+    const before = ownHeads(node);
+    // the attacker's page: a "simple" cross-origin POST, no preflight, response unreadable
+    const page = createServer((_req, res) => {
+      res.setHeader("content-type", "text/html");
+      res.end(`<html><body><div id="r">pending</div><script>
+fetch("http://127.0.0.1:${port}/append", { method: "POST", mode: "no-cors",
+  headers: { "content-type": "text/plain" }, body: JSON.stringify({ value: "from a web page" }) })
+  .then(() => { document.getElementById("r").textContent = "sent"; },
+        (e) => { document.getElementById("r").textContent = "failed " + e; });
+</script></body></html>`);
+    });
+    await new Promise<void>((r) => page.listen(0, "127.0.0.1", () => r()));
+    try {
+      const pagePort = (page.address() as { port: number }).port;
+      const dom = await new Promise<string>((resolve) => {
+        const p = spawn("chromium", [
+          "--headless=new",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--virtual-time-budget=5000",
+          "--dump-dom",
+          `http://127.0.0.1:${pagePort}/`,
+        ], { stdio: ["ignore", "pipe", "ignore"] });
+        let out = "";
+        const kill = setTimeout(() => p.kill("SIGKILL"), 45_000);
+        p.stdout.on("data", (d) => (out += d));
+        p.on("exit", () => {
+          clearTimeout(kill);
+          resolve(out);
+        });
+      });
+      assert.match(dom, /<div id="r">sent/, "the page ran its request");
+      assert.equal(
+        server.refused.origin,
+        1,
+        "the browser's request reached the endpoint and was refused",
+      );
+      assert.equal(ownHeads(node), before, "nothing was appended");
+    } finally {
+      await new Promise<void>((r) => page.close(() => r()));
+    }
   });
 
   it("with a token, requests without the right bearer token are refused (401)", async () => {
