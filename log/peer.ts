@@ -10,10 +10,10 @@
  * other origins are sent up to what this node held when the peer's digest arrived (the
  * origin itself usually delivers them first; digests repair the rest).
  *
- * Flow control: after each digest of the peer, at most `maxReplyBytes` of entries and
- * snapshots go out until its next digest; the receiving side sends a digest whenever it has
- * read half of that since its last one, so an honest stream never stalls, and a peer that
- * sends a digest and then only listens gets one budget's worth.
+ * Flow control: after each digest or ack of the peer, at most `maxReplyBytes` of entries and
+ * snapshots go out until its next one; the receiving side sends an ack of its heads whenever
+ * it has read half of that since its last digest or ack, so an honest stream never stalls, and
+ * a peer that sends a digest and then only listens gets one budget's worth.
  *
  * @module
  */
@@ -135,6 +135,7 @@ export class PeerSession {
   #drained: (() => void) | undefined;
   // flow control: bytes we may still send before the peer's next digest; bytes read since ours
   #credit = 0;
+  #liveFrom = 0;
   #sinceDigest = 0;
   // deadlines: when the peer last sent anything, when the incomplete frame began
   #lastRead: number;
@@ -222,6 +223,16 @@ export class PeerSession {
     this.#host.closed(this);
   }
 
+  /**
+   * Grants the peer a new reply budget without a digest: an Ack of everything held (a digest
+   * would make the peer relay other origins it is still receiving from their origins too).
+   */
+  #grant(): void {
+    if (this.#state !== "open") return;
+    this.#sinceDigest = 0;
+    this.#send(FrameType.Ack, encodeHeads(this.#host.data.heads()));
+  }
+
   /** Sends our digest (origin → head); it also grants the peer a new reply budget. */
   sendDigest(): void {
     if (this.#state !== "open") return;
@@ -261,7 +272,7 @@ export class PeerSession {
         }
         if (this.#state !== "open") continue;
         this.#sinceDigest += chunk.length;
-        if (this.#sinceDigest * 2 >= this.#host.limits.maxReplyBytes) this.sendDigest();
+        if (this.#sinceDigest * 4 >= this.#host.limits.maxReplyBytes) this.#grant();
       }
     } catch (err) {
       if (err instanceof PeerRejected || err instanceof FrameError) this.reject(err.reason);
@@ -316,12 +327,18 @@ export class PeerSession {
           if (head > (this.#remote.get(origin) ?? 0)) this.#targets.set(origin, head);
         }
         this.#synced = true;
-        this.#credit = h.limits.maxReplyBytes;
+        this.#refill();
         void this.#pump();
         return;
       }
       case FrameType.Ack: {
         for (const [origin, head] of decodeHeads(f.payload)) this.#noteRemote(origin, head);
+        // an ack asks for more too (a digest would also re-aim relays of other origins)
+        if (this.#synced) {
+          const paused = this.#credit <= 0;
+          this.#refill();
+          if (paused) void this.#pump();
+        }
         return;
       }
       case FrameType.Entries: {
@@ -381,6 +398,21 @@ export class PeerSession {
     if (head > (this.#remote.get(origin) ?? 0)) this.#remote.set(origin, head);
   }
 
+  /** The next batch of `origin` holds only own appends made after the peer last asked. */
+  #live(origin: string): boolean {
+    return origin === this.#host.origin && (this.#remote.get(origin) ?? 0) >= this.#liveFrom;
+  }
+
+  #lags(origin: string): boolean {
+    return (this.#host.data.heads().get(origin) ?? 0) > (this.#remote.get(origin) ?? 0);
+  }
+
+  /** The peer asked (digest or ack): a fresh reply budget; own appends from now on are live. */
+  #refill(): void {
+    this.#credit = this.#host.limits.maxReplyBytes;
+    this.#liveFrom = this.#host.data.heads().get(this.#host.origin) ?? 0;
+  }
+
   /** The origin the peer is most behind on, or undefined. */
   #pick(): string | undefined {
     const self = this.#host.origin;
@@ -402,12 +434,16 @@ export class PeerSession {
     this.#pumping = true;
     try {
       while (this.#state === "open") {
-        const origin = this.#pick();
+        let origin = this.#pick();
         if (origin === undefined) break;
-        if (this.#credit <= 0) {
-          // the peer's budget is spent: the rest waits for its next digest
-          this.#host.stats.repliesPaused++;
-          break;
+        if (this.#credit <= 0 && !this.#live(origin)) {
+          // the peer's budget is spent: only own appends made since it asked still go out,
+          // the rest (history, relays) waits for its next digest or ack
+          origin = this.#live(this.#host.origin) ? this.#host.origin : undefined;
+          if (origin === undefined || !this.#lags(origin)) {
+            this.#host.stats.repliesPaused++;
+            break;
+          }
         }
         if (!(await this.#sendNext(origin))) break;
         if (this.#outBytes >= WRITE_CHUNK) this.#flush();
@@ -434,6 +470,7 @@ export class PeerSession {
     const h = this.#host;
     const { maxBatchEntries, maxBatchBytes } = h.tuning;
     const have = this.#remote.get(origin) ?? 0;
+    const live = this.#live(origin); // before the cursor moves
     const floor = h.data.floors().get(origin) ?? 0;
     const list = await h.data.read(origin, have + 1, maxBatchEntries);
     if (this.#state !== "open" || (this.#remote.get(origin) ?? 0) !== have) return true;
@@ -457,7 +494,8 @@ export class PeerSession {
       this.#remote.set(origin, through);
       this.#sentAt.set(origin, h.clock.now());
       h.stats.snapshotsSent++;
-      this.#credit -= this.#send(FrameType.Snapshot, encodeSnapshot(origin, through, batch), true);
+      const size = this.#send(FrameType.Snapshot, encodeSnapshot(origin, through, batch), true);
+      if (!live) this.#credit -= size;
       return true;
     }
     if (batch.length === 0) return false; // the store lacks what its head promises: wait for a digest
@@ -465,7 +503,8 @@ export class PeerSession {
     this.#remote.set(origin, last);
     this.#sentAt.set(origin, h.clock.now());
     const ack = origin === h.origin && h.quorum.wanted > have;
-    this.#credit -= this.#queue(h.frames.entries(origin, batch, ack, bytes, h.tuning.compress));
+    const size = this.#queue(h.frames.entries(origin, batch, ack, bytes, h.tuning.compress));
+    if (!live) this.#credit -= size;
     return true;
   }
 
