@@ -10,10 +10,10 @@
  * other origins are sent up to what this node held when the peer's digest arrived (the
  * origin itself usually delivers them first; digests repair the rest).
  *
- * Flow control: after each digest or ack of the peer, at most `maxReplyBytes` of entries and
- * snapshots go out until its next one; the receiving side sends an ack of its heads whenever
- * it has read half of that since its last digest or ack, so an honest stream never stalls, and
- * a peer that sends a digest and then only listens gets one budget's worth.
+ * Bounds (peer_bounds.ts): deadlines per frame and for silence, the bytes of incomplete
+ * frames, and flow control: a peer's digest or ack buys it `maxReplyBytes` of history and
+ * relays; the receiving side acks its heads every quarter of that, so honest streams never
+ * stall.
  *
  * @module
  */
@@ -33,6 +33,7 @@ import {
   PROTOCOL_VERSION,
 } from "./messages.ts";
 import type { QuorumTracker } from "./quorum.ts";
+import { ReceiveWatch, ReplyBudget, rewindStale } from "./peer_bounds.ts";
 import type { LogStats, RejectReason } from "./stats.ts";
 import { type LogLimits, type LogTuning, MAX_PLAUSIBLE_SEQ } from "./tuning.ts";
 
@@ -133,14 +134,8 @@ export class PeerSession {
   #flushQueued = false;
   #unwritten = 0;
   #drained: (() => void) | undefined;
-  // flow control: bytes we may still send before the peer's next digest; bytes read since ours
-  #credit = 0;
-  #liveFrom = 0;
-  #sinceDigest = 0;
-  // deadlines: when the peer last sent anything, when the incomplete frame began
-  #lastRead: number;
-  #frameStart = 0;
-  #buffered = 0;
+  #watch: ReceiveWatch;
+  #budget = new ReplyBudget();
 
   /**
    * Creates an instance.
@@ -154,25 +149,19 @@ export class PeerSession {
     this.outbound = expectedName !== undefined;
     this.#expected = expectedName;
     this.#decoder = new FrameDecoder(host.tuning.maxFrameBytes);
-    this.#lastRead = host.clock.now();
+    this.#watch = new ReceiveWatch(host.clock.now());
   }
 
   /** Bytes of the incomplete frame buffered now. */
   get bufferedBytes(): number {
-    return this.#buffered;
+    return this.#watch.buffered;
   }
 
-  /**
-   * Checks the deadlines at `now`: a handshaken session silent for `idleTimeoutMs` (and at
-   * least 3 sync intervals), or a frame
-   * begun `frameTimeoutMs` ago and still incomplete, is cut and counted.
-   */
+  /** Cuts the connection if a frame or idle deadline passed at `now` (see peer_bounds.ts). */
   sweep(now: number): void {
-    const { idleTimeoutMs, frameTimeoutMs } = this.#host.limits;
-    // honest peers send a digest every sync interval: never call them idle before 3 of those
-    const idle = Math.max(idleTimeoutMs, 3 * this.#host.tuning.syncIntervalMs);
-    if (this.#buffered > 0 && now - this.#frameStart > frameTimeoutMs) this.reject("frame-timeout");
-    else if (this.#state === "open" && now - this.#lastRead > idle) this.reject("idle");
+    const h = this.#host;
+    const why = this.#watch.expired(now, h.limits, h.tuning.syncIntervalMs, this.#state === "open");
+    if (why !== undefined) this.reject(why);
   }
 
   /** The peer's name ("" before the handshake). */
@@ -217,26 +206,17 @@ export class PeerSession {
     this.#timer = undefined;
     this.#out = [];
     this.#outBytes = 0;
-    this.#setBuffered(0);
+    const freed = this.#watch.setBuffered(0);
+    if (freed !== 0) this.#host.buffered(this, freed);
     this.#wake();
     this.stream.close();
     this.#host.closed(this);
   }
 
-  /**
-   * Grants the peer a new reply budget without a digest: an Ack of everything held (a digest
-   * would make the peer relay other origins it is still receiving from their origins too).
-   */
-  #grant(): void {
-    if (this.#state !== "open") return;
-    this.#sinceDigest = 0;
-    this.#send(FrameType.Ack, encodeHeads(this.#host.data.heads()));
-  }
-
   /** Sends our digest (origin → head); it also grants the peer a new reply budget. */
   sendDigest(): void {
     if (this.#state !== "open") return;
-    this.#sinceDigest = 0;
+    this.#watch.granted();
     this.#send(FrameType.Digest, encodeHeads(this.#host.data.heads()));
   }
 
@@ -259,20 +239,24 @@ export class PeerSession {
         const chunk = await this.stream.read();
         if (chunk === null || (this.#state as SessionState) === "closed") break;
         stats.bytesIn += chunk.length;
-        const now = this.#host.clock.now();
-        this.#lastRead = now;
         const frames = this.#decoder.push(chunk);
-        // a frame's deadline runs from its first byte: restart it when frames completed
-        if (frames.length > 0 || this.#buffered === 0) this.#frameStart = now;
-        this.#setBuffered(this.#decoder.buffered);
+        const grown = this.#watch.read(
+          this.#host.clock.now(),
+          frames.length,
+          this.#decoder.buffered,
+        );
+        if (grown !== 0) this.#host.buffered(this, grown);
         for (const frame of frames) {
           if ((this.#state as SessionState) === "closed") break;
           stats.framesIn++;
           await this.#handle(frame);
         }
         if (this.#state !== "open") continue;
-        this.#sinceDigest += chunk.length;
-        if (this.#sinceDigest * 4 >= this.#host.limits.maxReplyBytes) this.#grant();
+        if (this.#watch.grantDue(chunk.length, this.#host.limits.maxReplyBytes)) {
+          // an ack of our heads, not a digest: a digest would re-aim the peer's relays
+          this.#watch.granted();
+          this.#send(FrameType.Ack, encodeHeads(this.#host.data.heads()));
+        }
       }
     } catch (err) {
       if (err instanceof PeerRejected || err instanceof FrameError) this.reject(err.reason);
@@ -281,13 +265,6 @@ export class PeerSession {
     } finally {
       this.close();
     }
-  }
-
-  #setBuffered(n: number): void {
-    const delta = n - this.#buffered;
-    if (delta === 0) return;
-    this.#buffered = n;
-    this.#host.buffered(this, delta);
   }
 
   async #handle(f: Frame): Promise<void> {
@@ -321,7 +298,7 @@ export class PeerSession {
       case FrameType.Digest: {
         const heads = decodeHeads(f.payload);
         const mine = h.data.heads();
-        this.#rewind(heads);
+        rewindStale(this.#sentAt, this.#remote, heads, h.clock.now(), h.tuning.syncIntervalMs);
         for (const [origin, head] of heads) this.#noteRemote(origin, head);
         for (const [origin, head] of mine) {
           if (head > (this.#remote.get(origin) ?? 0)) this.#targets.set(origin, head);
@@ -335,7 +312,7 @@ export class PeerSession {
         for (const [origin, head] of decodeHeads(f.payload)) this.#noteRemote(origin, head);
         // an ack asks for more too (a digest would also re-aim relays of other origins)
         if (this.#synced) {
-          const paused = this.#credit <= 0;
+          const paused = this.#budget.spent;
           this.#refill();
           if (paused) void this.#pump();
         }
@@ -365,23 +342,6 @@ export class PeerSession {
     }
   }
 
-  /**
-   * Anti-entropy on this connection: entries sent more than a sync interval ago that the
-   * peer's digest still lacks were dropped (e.g. timestamped ahead of its clock, so they wait):
-   * the cursor goes back to what the peer holds and they are offered again.
-   */
-  #rewind(heads: ReadonlyMap<string, number>): void {
-    const now = this.#host.clock.now();
-    const stale = this.#host.tuning.syncIntervalMs;
-    for (const [origin, at] of this.#sentAt) {
-      const held = heads.get(origin) ?? 0;
-      if (now - at > stale && held < (this.#remote.get(origin) ?? 0)) {
-        this.#remote.set(origin, held);
-        this.#sentAt.delete(origin);
-      }
-    }
-  }
-
   /** The peer said it holds `origin` through `head` (digest, ack, or entries it sent). */
   #noteRemote(origin: string, head: number): void {
     const h = this.#host;
@@ -400,7 +360,8 @@ export class PeerSession {
 
   /** The next batch of `origin` holds only own appends made after the peer last asked. */
   #live(origin: string): boolean {
-    return origin === this.#host.origin && (this.#remote.get(origin) ?? 0) >= this.#liveFrom;
+    return origin === this.#host.origin &&
+      (this.#remote.get(origin) ?? 0) >= this.#budget.liveFrom;
   }
 
   #lags(origin: string): boolean {
@@ -409,8 +370,8 @@ export class PeerSession {
 
   /** The peer asked (digest or ack): a fresh reply budget; own appends from now on are live. */
   #refill(): void {
-    this.#credit = this.#host.limits.maxReplyBytes;
-    this.#liveFrom = this.#host.data.heads().get(this.#host.origin) ?? 0;
+    const h = this.#host;
+    this.#budget.refill(h.limits.maxReplyBytes, h.data.heads().get(h.origin) ?? 0);
   }
 
   /** The origin the peer is most behind on, or undefined. */
@@ -436,7 +397,7 @@ export class PeerSession {
       while (this.#state === "open") {
         let origin = this.#pick();
         if (origin === undefined) break;
-        if (this.#credit <= 0 && !this.#live(origin)) {
+        if (this.#budget.spent && !this.#live(origin)) {
           // the peer's budget is spent: only own appends made since it asked still go out,
           // the rest (history, relays) waits for its next digest or ack
           origin = this.#live(this.#host.origin) ? this.#host.origin : undefined;
@@ -495,7 +456,7 @@ export class PeerSession {
       this.#sentAt.set(origin, h.clock.now());
       h.stats.snapshotsSent++;
       const size = this.#send(FrameType.Snapshot, encodeSnapshot(origin, through, batch), true);
-      if (!live) this.#credit -= size;
+      this.#budget.charge(size, live);
       return true;
     }
     if (batch.length === 0) return false; // the store lacks what its head promises: wait for a digest
@@ -504,7 +465,7 @@ export class PeerSession {
     this.#sentAt.set(origin, h.clock.now());
     const ack = origin === h.origin && h.quorum.wanted > have;
     const size = this.#queue(h.frames.entries(origin, batch, ack, bytes, h.tuning.compress));
-    if (!live) this.#credit -= size;
+    this.#budget.charge(size, live);
     return true;
   }
 
