@@ -122,6 +122,8 @@ export class PeerSession {
   #decoder: FrameDecoder;
   #timer: TimerHandle = undefined;
   #remote = new Map<string, number>();
+  // origin → the highest head the peer itself reported (digests, acks, entries it sent)
+  #claimed = new Map<string, number>();
   // origin → when entries of it were last sent on this connection
   #sentAt = new Map<string, number>();
   #targets = new Map<string, number>();
@@ -356,6 +358,12 @@ export class PeerSession {
     // quorum regardless
     if (own) h.quorum.ack(this.#peer, head);
     if (head > (this.#remote.get(origin) ?? 0)) this.#remote.set(origin, head);
+    if (head > (this.#claimed.get(origin) ?? 0)) this.#claimed.set(origin, head);
+  }
+
+  /** The highest head of `origin` the peer itself reported; undefined when it never did. */
+  claimed(origin: string): number | undefined {
+    return this.#claimed.get(origin);
   }
 
   /** The next batch of `origin` holds only own appends made after the peer last asked. */

@@ -155,6 +155,22 @@ export class Replicator implements SessionHost {
   }
 
   /**
+   * What the owner of `origin` reported holding of it, when the owner is connected, is not
+   * `from`, and mentioned it; else undefined. The owner is the peer named like the origin or
+   * like its part before an "@" (`cluster()` names a run's origin `name@run`). Relays of an
+   * origin beyond what its connected owner holds are forgeries or early: they wait.
+   */
+  ownerHolds(origin: string, from: string): number | undefined {
+    for (let end = origin.length; end > 0; end = origin.lastIndexOf("@", end - 1)) {
+      const owner = origin.slice(0, end);
+      if (owner === from) return undefined;
+      const claimed = this.#sessions.get(owner)?.claimed(origin);
+      if (claimed !== undefined) return claimed;
+    }
+    return undefined;
+  }
+
+  /**
    * Local appends happened: push them now, or within the batch window. `urgent` (a quorum
    * append waits for acks) sends the gathered batch at once: a quorum append must not pay a
    * batch window per round trip; appends without a waiter keep batching.

@@ -39,9 +39,16 @@ export const REJECT_REASONS: readonly RejectReason[] = [
  * Why received input was refused without cutting the connection: entries or a snapshot of
  * this node's own origin ("own-origin"), an entry whose (origin, seq) is held with other
  * content ("conflict"), a timestamp beyond the maximum clock offset ("future-timestamp", the
- * entries wait), a seq or snapshot bound beyond plausible ranges ("implausible-seq").
+ * entries wait), a seq or snapshot bound beyond plausible ranges ("implausible-seq"), entries
+ * relayed by another peer beyond what their connected owner reported ("relay-ahead", they
+ * wait: the owner delivers its own).
  */
-export type InputRefusal = "own-origin" | "conflict" | "future-timestamp" | "implausible-seq";
+export type InputRefusal =
+  | "own-origin"
+  | "conflict"
+  | "future-timestamp"
+  | "implausible-seq"
+  | "relay-ahead";
 
 /** Every input refusal, in a stable order. */
 export const INPUT_REFUSALS: readonly InputRefusal[] = [
@@ -49,6 +56,7 @@ export const INPUT_REFUSALS: readonly InputRefusal[] = [
   "conflict",
   "future-timestamp",
   "implausible-seq",
+  "relay-ahead",
 ];
 
 /**

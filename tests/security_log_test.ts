@@ -358,6 +358,31 @@ describe("security: input that cannot wedge a node", { timeout: 60_000 }, () => 
   });
 });
 
+describe("security: another node's origin cannot be shadowed", { timeout: 60_000 }, () => {
+  it("entries of b relayed ahead of what b reported are refused while b is connected; b's real ones win", async () => {
+    const a = await node("a", tight);
+    const b = await node("b", tight);
+    a.log.setPeers([{ name: "b", address: addr(b.log) }, { name: "m", address: DOWN }]);
+    b.log.setPeers([{ name: "a", address: addr(a.log) }, { name: "m", address: DOWN }]);
+    await waitFor(() => a.log.connectedPeers().includes("b"), "a and b connected");
+    for (let i = 1; i <= 3; i++) await b.log.cache.set("session:42", `alice-${i}`);
+    await waitFor(() => a.log.heads().get("b") === 3, "b's entries at a");
+    const raw = new Raw(addr(a.log).port);
+    raw.hello();
+    raw.send(FrameType.Digest, encodeHeads([]));
+    // the next seq of b, before b writes it: the attack of issue 18
+    raw.send(FrameType.Entries, encodeEntries("b", [entry("b", 4, { key: "session:42" })], false));
+    await waitFor(() => a.log.stats().refusedInput["relay-ahead"] >= 1, "relay refused");
+    assert.equal(a.log.heads().get("b"), 3);
+    assert.equal(a.log.cache.getText("session:42"), "alice-3");
+    const at = await b.log.cache.set("session:42", "alice-4", { ack: "quorum" });
+    assert.equal(at.seq, 4);
+    await waitFor(() => a.log.cache.getText("session:42") === "alice-4", "b's real seq 4 at a");
+    assert.equal(a.log.cacheDigest(), b.log.cacheDigest());
+    assert.equal(a.log.stats().refusedInput.conflict, 0);
+  });
+});
+
 describe("security: bounded connections", { timeout: 90_000 }, () => {
   it("500 connections from one address: the cap refuses the rest; idle ones are cut; peers are served", async () => {
     const t = await bed();
