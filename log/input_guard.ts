@@ -99,6 +99,11 @@ export interface InputGuardOptions {
 
 /** The checks of one log (see the module comment). */
 export class InputGuard {
+  /**
+   * What the connected owner of `origin` (other than `from`) reported holding of it; the
+   * replicator's `ownerHolds` once the log replicates.
+   */
+  owners: (origin: string, from: string) => number | undefined = () => undefined;
   #o: InputGuardOptions;
   #lastReport = new Map<string, number>();
 
@@ -138,6 +143,19 @@ export class InputGuard {
       count,
     );
     return true;
+  }
+
+  /**
+   * While an origin's owner is connected, nobody else may run ahead of it under its name: the
+   * items above what the owner reported are cut (counted "relay-ahead"; they wait, the owner
+   * delivers its own).
+   */
+  relayCut<T extends { readonly seq: number }>(from: string, origin: string, items: T[]): T[] {
+    const ceiling = this.owners(origin, from);
+    const over = ceiling === undefined ? -1 : items.findIndex((e) => e.seq > ceiling);
+    if (over < 0) return items;
+    this.#o.stats.refusedInput["relay-ahead"] += items.length - over;
+    return items.slice(0, over);
   }
 
   /**

@@ -189,6 +189,7 @@ export class ReplicatedLog {
       applySnapshot: (origin, through, entries, from) =>
         self.#applySnapshot(origin, through, entries, from),
     };
+    log.#guard.owners = (origin, from) => log.#replicator?.ownerHolds(origin, from);
     log.#replicator = await Replicator.start({
       name: options.name,
       origin: log.origin,
@@ -355,13 +356,7 @@ export class ReplicatedLog {
       if (this.#closed) return true;
       // nobody but this node writes its origin (a lost tail stays lost: see docs/SECURITY.md)
       if (this.#guard.ownOrigin(from, origin, entries.length)) return false;
-      // while an origin's owner is connected, nobody else may run ahead of it under its name
-      const ceiling = this.#replicator?.ownerHolds(origin, from);
-      const over = ceiling === undefined ? -1 : entries.findIndex((e) => e.seq > ceiling);
-      if (over >= 0) {
-        this.#stats.refusedInput["relay-ahead"] += entries.length - over;
-        entries = entries.slice(0, over);
-      }
+      entries = this.#guard.relayCut(from, origin, entries);
       let head = this.#store.heads().get(origin) ?? 0;
       let i = 0;
       while (i < entries.length && entries[i].seq <= head) i++;
@@ -398,10 +393,7 @@ export class ReplicatedLog {
       const head = this.#store.heads().get(origin) ?? 0;
       if (through <= head) return true;
       if (!this.#guard.plausible(from, origin, through, head)) return false;
-      if (through > (this.#replicator?.ownerHolds(origin, from) ?? through)) {
-        this.#stats.refusedInput["relay-ahead"]++;
-        return false;
-      }
+      if (this.#guard.relayCut(from, origin, [{ seq: through }]).length === 0) return false;
       // the head would jump past any entry that must wait: the whole chunk waits
       if (this.#guard.futureCut(from, origin, entries) < entries.length) return false;
       const accepted = entries.filter((e) => e.seq > head);
