@@ -437,9 +437,11 @@ export class PeerSession {
   /** Sends the next batch or snapshot chunk of `origin`; false when nothing could be sent. */
   async #sendNext(origin: string): Promise<boolean> {
     const h = this.#host;
-    const { maxBatchEntries, maxBatchBytes } = h.tuning;
+    const { maxBatchEntries } = h.tuning;
     const have = this.#remote.get(origin) ?? 0;
     const live = this.#live(origin); // before the cursor moves
+    // a charged frame fits what is left of the peer's budget (one entry at least)
+    const maxBatchBytes = live ? h.tuning.maxBatchBytes : this.#budget.fit(h.tuning.maxBatchBytes);
     const floor = h.data.floors().get(origin) ?? 0;
     const list = await h.data.read(origin, have + 1, maxBatchEntries);
     if (this.#state !== "open" || (this.#remote.get(origin) ?? 0) !== have) return true;

@@ -107,6 +107,11 @@ export class ReplyBudget {
     this.#liveFrom = ownHead;
   }
 
+  /** The byte budget of the next charged frame: `max`, or what is left when less. */
+  fit(max: number): number {
+    return Math.max(1, Math.min(max, this.#credit));
+  }
+
   /** A frame of `bytes` went out; live own appends are free. */
   charge(bytes: number, live: boolean): void {
     if (!live) this.#credit -= bytes;
