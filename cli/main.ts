@@ -3,15 +3,18 @@
  * The `response-cluster` command.
  *
  *   agent --config <file.json|file.hcl> [--name N] [--control host:port] [--data-dir DIR]
+ *         [--token T | --token-file F]
  *       runs one node; prints JSON lines (`ready`, member and log events); leaves and exits on
  *       SIGINT/SIGTERM. `--data-dir` keeps the log in a FileLogStore (fsync always) so a
  *       restarted agent resumes it. The control endpoint (HTTP, default 127.0.0.1:3321) serves
  *       `GET /members`, `GET /heads`, `GET /quorum`, `POST /append` (JSON
  *       `{ value, key?, ack?, timeout? }`, answered `{ origin, seq }` once acknowledged) and
- *       `POST /remove-member` (JSON `{ name }`).
- *   members [--control host:port] [--json]
+ *       `POST /remove-member` (JSON `{ name }`). Its bearer token (`--token`, `--token-file`, or
+ *       `CLUSTER_HTTP_TOKEN`) is optional on loopback and required on any other address; `Host`
+ *       and `Origin` are checked (cli/control.ts).
+ *   members [--control host:port] [--json] [--token T | --token-file F]
  *       asks a running agent for its member list and prints a table.
- *   remove-member <name> [--control host:port]
+ *   remove-member <name> [--control host:port] [--token T | --token-file F]
  *       takes a failed member out of the voting membership of the agent and of every member
  *       it sees alive (like `serf force-leave`), so quorum writes count without it.
  *   demo
@@ -21,14 +24,14 @@
  *
  * @module
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { Buffer } from "node:buffer";
+import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { cluster, clusterStanza } from "../cluster/mod.ts";
 import { readClusterStanza } from "./config_file.ts";
 import { runDemo } from "./demo.ts";
 import { ConfigError } from "../errors/mod.ts";
-import { type AckMode, FileLogStore } from "../log/mod.ts";
+import { FileLogStore } from "../log/mod.ts";
+import { type ControlRefusal, type ControlServer, isLoopback, startControl } from "./control.ts";
 import { parseHostPort } from "../transport/mod.ts";
 
 const DEFAULT_CONTROL = "127.0.0.1:3321";
@@ -36,6 +39,16 @@ const DEFAULT_CONTROL = "127.0.0.1:3321";
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** The control token: `--token`, else `--token-file` (trimmed), else `CLUSTER_HTTP_TOKEN`. */
+async function controlToken(args: string[]): Promise<string | undefined> {
+  const given = flag(args, "--token");
+  if (given !== undefined) return given;
+  const file = flag(args, "--token-file");
+  if (file !== undefined) return (await readFile(file, "utf8")).trim();
+  const env = process.env.CLUSTER_HTTP_TOKEN;
+  return env === undefined || env === "" ? undefined : env;
 }
 
 function print(event: string, fields: Record<string, unknown> = {}): void {
@@ -49,6 +62,15 @@ async function agent(args: string[]): Promise<number> {
     return 2;
   }
   const stanza = clusterStanza(await readClusterStanza(configPath));
+  const control = parseHostPort(flag(args, "--control") ?? DEFAULT_CONTROL);
+  const token = await controlToken(args);
+  if (token === undefined && !isLoopback(control.host)) {
+    process.stderr.write(
+      `agent: the control endpoint ${control.host} is not loopback: give it a token ` +
+        `(--token, --token-file or CLUSTER_HTTP_TOKEN)\n`,
+    );
+    return 2;
+  }
   const dataDir = flag(args, "--data-dir");
   const node = await cluster(stanza, {
     name: flag(args, "--name"),
@@ -82,56 +104,30 @@ async function agent(args: string[]): Promise<number> {
     })
   );
 
-  const control = parseHostPort(flag(args, "--control") ?? DEFAULT_CONTROL);
-  const reply = (res: ServerResponse, status: number, body: unknown) => {
-    res.writeHead(status, { "content-type": "application/json" });
-    res.end(JSON.stringify(body));
-  };
-  const server: Server = createServer((req, res) => {
-    if (req.method === "GET" && req.url === "/members") {
-      reply(res, 200, { name: node.name, members: node.members() });
-    } else if (req.method === "GET" && req.url === "/quorum") {
-      reply(res, 200, { ...node.quorum(), voters: node.voters() });
-    } else if (req.method === "POST" && req.url === "/remove-member") {
-      readJson(req).then(async (body) => {
-        const name = (body as { name?: unknown } | null)?.name;
-        if (typeof name !== "string" || name === "") {
-          reply(res, 400, { error: 'expected JSON { "name": "<member>" }' });
-          return;
-        }
-        const { told } = await node.removeMember(name);
-        reply(res, 200, { removed: name, told, quorum: node.quorum() });
-      }).catch((err: Error) =>
-        reply(res, err.name === "MembershipError" ? 409 : 400, { error: err.message })
-      );
-    } else if (req.method === "GET" && req.url === "/heads") {
-      reply(res, 200, { heads: Object.fromEntries(node.log.heads()) });
-    } else if (req.method === "POST" && req.url === "/append") {
-      readJson(req).then(async (body) => {
-        const { value, key, ack, timeout } = body as {
-          value?: unknown;
-          key?: string;
-          ack?: AckMode;
-          timeout?: number;
-        };
-        const bytes = new TextEncoder().encode(
-          typeof value === "string" ? value : JSON.stringify(value ?? null),
-        );
-        const at = await node.log.append(bytes, { key, ack: ack ?? "local", timeout });
-        reply(res, 200, at);
-      }).catch((err: Error) =>
-        reply(res, err.name === "QuorumError" ? 503 : 400, { error: err.message })
-      );
-    } else {
-      reply(res, 404, { error: "not found" });
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(control.port, control.host, () => resolve());
-  });
-  const controlPort = (server.address() as { port: number }).port;
-  print("ready", { name: node.name, ...node.addresses, control: `${control.host}:${controlPort}` });
+  // a refusal is printed at most once per reason every 10 s: a hostile page must not flood
+  const printedAt = new Map<ControlRefusal, number>();
+  let server: ControlServer;
+  try {
+    server = await startControl(node, {
+      host: control.host,
+      port: control.port,
+      token,
+      onRefused: (reason, req) => {
+        const now = Date.now();
+        if (now - (printedAt.get(reason) ?? 0) < 10_000) return;
+        printedAt.set(reason, now);
+        print("control-refused", {
+          reason,
+          remote: req.socket.remoteAddress,
+          host: req.headers.host,
+        });
+      },
+    });
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+  print("ready", { name: node.name, ...node.addresses, control: server.address });
 
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -140,35 +136,22 @@ async function agent(args: string[]): Promise<number> {
   });
   unsubscribe();
   await node.leave();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await server.close();
   print("stopped", { name: node.name });
   return 0;
 }
 
-/** Reads a JSON request body of at most 1 MiB. */
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    req.on("data", (c: Uint8Array) => {
-      size += c.length;
-      if (size > 1 << 20) req.destroy(new Error("request body over 1 MiB"));
-      else chunks.push(c);
-    });
-    req.on("error", reject);
-    req.on("end", () => {
-      try {
-        resolve(JSON.parse(new TextDecoder().decode(Buffer.concat(chunks))));
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
-}
-
 async function members(args: string[]): Promise<number> {
   const control = flag(args, "--control") ?? DEFAULT_CONTROL;
-  const res = await fetch(`http://${control}/members`, { signal: AbortSignal.timeout(5000) });
+  const token = await controlToken(args);
+  const res = await fetch(`http://${control}/members`, {
+    signal: AbortSignal.timeout(5000),
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+  });
+  if (!res.ok) {
+    process.stderr.write(`members: ${control} answered ${res.status}: ${await res.text()}\n`);
+    return 1;
+  }
   const body = await res.json() as {
     name: string;
     members: { name: string; address: string; state: string; incarnation: number }[];
@@ -189,15 +172,20 @@ async function members(args: string[]): Promise<number> {
 }
 
 async function removeMember(args: string[]): Promise<number> {
-  const name = args.find((a, i) => !a.startsWith("--") && args[i - 1] !== "--control");
+  const valued = new Set(["--control", "--token", "--token-file"]);
+  const name = args.find((a, i) => !a.startsWith("--") && !valued.has(args[i - 1]));
   if (!name) {
     process.stderr.write("remove-member: the member's name is required\n");
     return 2;
   }
   const control = flag(args, "--control") ?? DEFAULT_CONTROL;
+  const token = await controlToken(args);
   const res = await fetch(`http://${control}/remove-member`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: {
+      "content-type": "application/json",
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
     body: JSON.stringify({ name }),
     signal: AbortSignal.timeout(15_000),
   });
@@ -231,8 +219,9 @@ async function main(args: string[]): Promise<number> {
     default:
       process.stderr.write(
         "usage: response-cluster agent --config <file> [--name N] [--control host:port] [--data-dir DIR]\n" +
-          "       response-cluster members [--control host:port] [--json]\n" +
-          "       response-cluster remove-member <name> [--control host:port]\n" +
+          "                                [--token T | --token-file F]\n" +
+          "       response-cluster members [--control host:port] [--json] [--token T | --token-file F]\n" +
+          "       response-cluster remove-member <name> [--control host:port] [--token T | --token-file F]\n" +
           "       response-cluster demo\n",
       );
       return 2;

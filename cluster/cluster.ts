@@ -386,11 +386,15 @@ export async function cluster(
     discovery = staticDiscovery({ members: [...config.members], random: options.random });
   } else if (config.autojoin) discovery = createDiscovery(config.autojoin, options.discovery);
 
+  // refused peer input (far-future timestamps, own-origin writes...): a log line at once, and an
+  // "error" event once the node exists
+  let refused = (err: Error): void => logger.error(err.message);
   let log: ReplicatedLog;
   // set below; the log is bound first, so its hints reach membership through this variable
   let memberlist: Memberlist | undefined;
   try {
     log = await ReplicatedLog.create({
+      onError: (err) => refused(err),
       name,
       origin: logOrigin(name, options.store, clock.now()),
       environment: config.environment,
@@ -451,6 +455,10 @@ export async function cluster(
     throw err;
   }
   const node = built.node = createNode({ name, config, log, memberlist, keyring, logger, clock });
+  refused = (err) => {
+    logger.error(err.message);
+    emitEvent(node, "error", err);
+  };
   try {
     await startNode(node, discovery);
   } catch (err) {

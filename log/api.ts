@@ -6,6 +6,7 @@
 import type { Clock, HostPort, Network } from "../transport/mod.ts";
 import type { LogStore } from "./store.ts";
 import type { LogTuning } from "./tuning.ts";
+import type { RefusedInputError } from "./input_guard.ts";
 
 /**
  * How long `append` waits:
@@ -129,4 +130,6 @@ export interface ReplicatedLogOptions {
    * cluster hands it to membership, which checks the member at once).
    */
   readonly onPeerLost?: (peer: string, reason: string) => void;
+  /** Refused peer input (see {@link RefusedInputError}), throttled per peer and reason. */
+  readonly onError?: (err: RefusedInputError) => void;
 }

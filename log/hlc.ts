@@ -3,6 +3,10 @@
  * backwards, and always exceed every timestamp this node has seen, so a write made after
  * observing another write orders after it even when the two nodes' clocks disagree.
  *
+ * A timestamp further ahead of local physical time than the maximum offset is never adopted
+ * (like CockroachDB's max offset): one forged far-future timestamp would otherwise drag every
+ * later local timestamp along, up to values that no longer fit.
+ *
  * @module
  */
 import type { Timestamp } from "./entry.ts";
@@ -22,15 +26,23 @@ const MAX_LOGICAL = 0xffff_ffff;
  */
 export class HybridClock {
   #physical: () => number;
+  #maxOffset: number;
   #wall = 0;
   #logical = 0;
 
   /**
    * Creates an instance.
    * @param physical milliseconds, e.g. a Clock's `now`
+   * @param maxOffsetMs timestamps further ahead of `physical()` than this are not adopted
    */
-  constructor(physical: () => number) {
+  constructor(physical: () => number, maxOffsetMs: number = Number.POSITIVE_INFINITY) {
     this.#physical = physical;
+    this.#maxOffset = maxOffsetMs;
+  }
+
+  /** How far (ms) `ts` is ahead of local physical time plus the maximum offset; 0 when not. */
+  excess(ts: Timestamp): number {
+    return Math.max(0, ts.wall - (Math.floor(this.#physical()) + this.#maxOffset));
   }
 
   /** The last timestamp issued or observed. */
@@ -54,12 +66,17 @@ export class HybridClock {
     return { wall: this.#wall, logical: this.#logical };
   }
 
-  /** Takes note of a remote timestamp so later local ones order after it. */
-  observe(ts: Timestamp): void {
+  /**
+   * Takes note of a remote timestamp so later local ones order after it. Returns false, and
+   * adopts nothing, when `ts` is further ahead of local time than the maximum offset.
+   */
+  observe(ts: Timestamp): boolean {
     // inline compareTimestamps: called for every applied entry, so no object per call
     if (ts.wall > this.#wall || (ts.wall === this.#wall && ts.logical > this.#logical)) {
+      if (ts.wall > Math.floor(this.#physical()) + this.#maxOffset) return false;
       this.#wall = ts.wall;
       this.#logical = ts.logical;
     }
+    return true;
   }
 }

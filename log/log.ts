@@ -13,7 +13,10 @@
  * - convergence: once writes stop and the peers stay connected, every replica reaches equal
  *   `heads()` and an equal `cacheDigest()` within a sync interval or so;
  * - a peer that sends garbage, an oversize frame or a wrong environment is disconnected and
- *   counted in `stats().rejectedPeers`; nothing else is disturbed.
+ *   counted in `stats().rejectedPeers`; nothing else is disturbed;
+ * - no input wedges the node (input_guard.ts): its own origin is written only by itself,
+ *   implausible seqs and far-future timestamps are refused, counted in
+ *   `stats().refusedInput` and reported to `onError`.
  *
  * @module
  */
@@ -29,11 +32,13 @@ import {
 import { LwwState, ReplicatedCache } from "./cache.ts";
 import { type Entry, validateEntry } from "./entry.ts";
 import { HybridClock } from "./hlc.ts";
+import { InputGuard } from "./input_guard.ts";
 import type { ReplicaData } from "./peer.ts";
 import { type LogPeer, Replicator } from "./replicator.ts";
 import { copyStats, createStats, type LogStats } from "./stats.ts";
 import { type CompactionResult, type LogStore, MemoryLogStore, StoreError } from "./store.ts";
 import { EntryFeed, type EntrySubscription } from "./subscription.ts";
+import { LOG_LIMIT_DEFAULTS, logLimits } from "./tuning.ts";
 
 export type { ReplicatedLogOptions };
 
@@ -91,6 +96,7 @@ export class ReplicatedLog {
   #clock: Clock;
   #maxFrameBytes: number;
   #hlc: HybridClock;
+  #guard: InputGuard;
   #state = new LwwState();
   #feed = new EntryFeed();
   #stats: LogStats = createStats();
@@ -111,7 +117,16 @@ export class ReplicatedLog {
     this.#store = store;
     this.#clock = clock;
     this.#maxFrameBytes = options.tuning?.maxFrameBytes ?? ISOLATED_MAX_FRAME;
-    this.#hlc = new HybridClock(() => clock.now());
+    const limits = options.tuning ? logLimits(options.tuning) : LOG_LIMIT_DEFAULTS;
+    this.#hlc = new HybridClock(() => clock.now(), limits.maxClockOffsetMs);
+    this.#guard = new InputGuard({
+      origin: this.origin,
+      stats: this.#stats,
+      limits,
+      hlc: this.#hlc,
+      clock,
+      report: options.onError ?? (() => {}),
+    });
     this.#quorumTimeout = options.quorumTimeoutMs ?? 5000;
     this.#originBytes = encoder.encode(this.origin).length;
     this.cache = new ReplicatedCache(
@@ -147,9 +162,11 @@ export class ReplicatedLog {
       heads: () => store.heads(),
       floors: () => store.floors(),
       read: (origin, from, limit) => store.read(origin, from, limit),
-      applyEntries: (origin, entries) => self.#applyRemote(origin, entries),
-      applySnapshot: (origin, through, entries) => self.#applySnapshot(origin, through, entries),
+      applyEntries: (origin, entries, from) => self.#applyRemote(origin, entries, from),
+      applySnapshot: (origin, through, entries, from) =>
+        self.#applySnapshot(origin, through, entries, from),
     };
+    log.#guard.owners = (origin, from) => log.#replicator?.ownerHolds(origin, from);
     log.#replicator = await Replicator.start({
       name: options.name,
       origin: log.origin,
@@ -169,7 +186,9 @@ export class ReplicatedLog {
   async #load(): Promise<void> {
     for (const origin of [...this.#store.heads().keys()]) {
       for await (const e of this.read({ origin })) {
-        this.#hlc.observe(e.ts);
+        // a timestamp beyond the max offset (stored before this check existed, or the local
+        // clock went back) is not re-adopted: later appends must stay representable
+        if (!this.#hlc.observe(e.ts)) this.#stats.refusedInput["future-timestamp"]++;
         this.#state.apply(e);
       }
     }
@@ -324,15 +343,18 @@ export class ReplicatedLog {
     return { first: batch[0].seq, last: batch[batch.length - 1].seq };
   }
 
-  #applyRemote(origin: string, entries: Entry[]): Promise<void> {
+  /** A peer's gap-free batch; false when refused outright (our own origin). */
+  #applyRemote(origin: string, entries: Entry[], from: string): Promise<boolean> {
     return this.#serial(async () => {
-      if (this.#closed) return;
+      if (this.#closed) return true;
+      // nobody but this node writes its origin (a lost tail stays lost: see docs/SECURITY.md)
+      if (this.#guard.ownOrigin(from, origin, entries.length)) return false;
+      entries = this.#guard.relayCut(from, origin, entries);
       let head = this.#store.heads().get(origin) ?? 0;
-      // own entries a peer returns to us (we restarted without them): only above what we issued
-      if (origin === this.origin) head = Math.max(head, this.#ownSeq);
       let i = 0;
       while (i < entries.length && entries[i].seq <= head) i++;
       this.#stats.entriesDuplicate += i;
+      if (i > 0) await this.#guard.checkHeld(from, this.#store, entries.slice(0, i));
       const accepted: Entry[] = [];
       for (; i < entries.length; i++) {
         if (entries[i].seq !== head + 1) {
@@ -342,23 +364,35 @@ export class ReplicatedLog {
         accepted.push(entries[i]);
         head++;
       }
-      if (accepted.length === 0) return;
+      // entries too far in the future wait (not stored): the next digest offers them again
+      accepted.length = this.#guard.futureCut(from, origin, accepted);
+      if (accepted.length === 0) return true;
       await this.#store.append(accepted);
-      if (origin === this.origin) this.#ownSeq = Math.max(this.#ownSeq, head);
       this.#deliver(accepted);
+      return true;
     });
   }
 
-  #applySnapshot(origin: string, through: number, entries: Entry[]): Promise<void> {
+  /** A peer's snapshot chunk; false when refused. */
+  #applySnapshot(
+    origin: string,
+    through: number,
+    entries: Entry[],
+    from: string,
+  ): Promise<boolean> {
     return this.#serial(async () => {
-      if (this.#closed) return;
-      let head = this.#store.heads().get(origin) ?? 0;
-      if (origin === this.origin) head = Math.max(head, this.#ownSeq);
-      if (through <= head) return;
+      if (this.#closed) return true;
+      if (this.#guard.ownOrigin(from, origin, 1)) return false;
+      const head = this.#store.heads().get(origin) ?? 0;
+      if (through <= head) return true;
+      if (!this.#guard.plausible(from, origin, through, head)) return false;
+      if (this.#guard.relayCut(from, origin, [{ seq: through }]).length === 0) return false;
+      // the head would jump past any entry that must wait: the whole chunk waits
+      if (this.#guard.futureCut(from, origin, entries) < entries.length) return false;
       const accepted = entries.filter((e) => e.seq > head);
       await this.#store.installSnapshot(origin, through, accepted);
-      if (origin === this.origin) this.#ownSeq = Math.max(this.#ownSeq, through);
       this.#deliver(accepted);
+      return true;
     });
   }
 

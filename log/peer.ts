@@ -10,6 +10,11 @@
  * other origins are sent up to what this node held when the peer's digest arrived (the
  * origin itself usually delivers them first; digests repair the rest).
  *
+ * Bounds (peer_bounds.ts): deadlines per frame and for silence, the bytes of incomplete
+ * frames, and flow control: a peer's digest or ack buys it `maxReplyBytes` of history and
+ * relays; the receiving side acks its heads every quarter of that, so honest streams never
+ * stall.
+ *
  * @module
  */
 import type { Clock, Stream, TimerHandle } from "../transport/mod.ts";
@@ -28,8 +33,9 @@ import {
   PROTOCOL_VERSION,
 } from "./messages.ts";
 import type { QuorumTracker } from "./quorum.ts";
+import { ReceiveWatch, ReplyBudget, rewindStale } from "./peer_bounds.ts";
 import type { LogStats, RejectReason } from "./stats.ts";
-import type { LogTuning } from "./tuning.ts";
+import { type LogLimits, type LogTuning, MAX_PLAUSIBLE_SEQ } from "./tuning.ts";
 
 /** The log data a connection reads and feeds. */
 export interface ReplicaData {
@@ -39,10 +45,13 @@ export interface ReplicaData {
   floors(): ReadonlyMap<string, number>;
   /** Up to `limit` entries of `origin` from `fromSeq`, ascending. */
   read(origin: string, fromSeq: number, limit: number): Promise<Entry[]>;
-  /** Applies a gap-free batch (duplicates are skipped, a gap stops it). */
-  applyEntries(origin: string, entries: Entry[]): Promise<void>;
-  /** Installs a compacted range. */
-  applySnapshot(origin: string, through: number, entries: Entry[]): Promise<void>;
+  /**
+   * Applies a gap-free batch from peer `from` (duplicates are skipped, a gap stops it);
+   * false when the batch was refused outright (e.g. entries of this node's own origin).
+   */
+  applyEntries(origin: string, entries: Entry[], from: string): Promise<boolean>;
+  /** Installs a compacted range from peer `from`; false when refused. */
+  applySnapshot(origin: string, through: number, entries: Entry[], from: string): Promise<boolean>;
 }
 
 /** What a connection needs from the replicator that owns it. */
@@ -55,6 +64,8 @@ export interface SessionHost {
   readonly environment: string;
   /** Limits and batching. */
   readonly tuning: LogTuning;
+  /** The connection limits, defaults filled in. */
+  readonly limits: LogLimits;
   /** Timers. */
   readonly clock: Clock;
   /** Counters to bump. */
@@ -69,6 +80,8 @@ export interface SessionHost {
   opened(session: PeerSession): boolean;
   /** The connection is gone (called once per session, opened or not). */
   closed(session: PeerSession): void;
+  /** The session's incomplete-frame bytes changed by `delta` (the host bounds the total). */
+  buffered(session: PeerSession, delta: number): void;
 }
 
 type SessionState = "hello" | "open" | "closed";
@@ -109,6 +122,10 @@ export class PeerSession {
   #decoder: FrameDecoder;
   #timer: TimerHandle = undefined;
   #remote = new Map<string, number>();
+  // origin → the highest head the peer itself reported (digests, acks, entries it sent)
+  #claimed = new Map<string, number>();
+  // origin → when entries of it were last sent on this connection
+  #sentAt = new Map<string, number>();
   #targets = new Map<string, number>();
   #synced = false;
   #pumping = false;
@@ -120,6 +137,8 @@ export class PeerSession {
   #flushQueued = false;
   #unwritten = 0;
   #drained: (() => void) | undefined;
+  #watch: ReceiveWatch;
+  #budget = new ReplyBudget();
 
   /**
    * Creates an instance.
@@ -133,6 +152,19 @@ export class PeerSession {
     this.outbound = expectedName !== undefined;
     this.#expected = expectedName;
     this.#decoder = new FrameDecoder(host.tuning.maxFrameBytes);
+    this.#watch = new ReceiveWatch(host.clock.now());
+  }
+
+  /** Bytes of the incomplete frame buffered now. */
+  get bufferedBytes(): number {
+    return this.#watch.buffered;
+  }
+
+  /** Cuts the connection if a frame or idle deadline passed at `now` (see peer_bounds.ts). */
+  sweep(now: number): void {
+    const h = this.#host;
+    const why = this.#watch.expired(now, h.limits, h.tuning.syncIntervalMs, this.#state === "open");
+    if (why !== undefined) this.reject(why);
   }
 
   /** The peer's name ("" before the handshake). */
@@ -168,7 +200,7 @@ export class PeerSession {
     const h = this.#host;
     this.#timer = h.clock.setTimeout(() => {
       this.#timer = undefined;
-      if (this.#state === "hello") this.#reject("handshake-timeout");
+      if (this.#state === "hello") this.reject("handshake-timeout");
     }, h.tuning.connectTimeoutMs);
     this.#send(
       FrameType.Hello,
@@ -185,14 +217,17 @@ export class PeerSession {
     this.#timer = undefined;
     this.#out = [];
     this.#outBytes = 0;
+    const freed = this.#watch.setBuffered(0);
+    if (freed !== 0) this.#host.buffered(this, freed);
     this.#wake();
     this.stream.close();
     this.#host.closed(this);
   }
 
-  /** Sends our digest (origin → head). */
+  /** Sends our digest (origin → head); it also grants the peer a new reply budget. */
   sendDigest(): void {
     if (this.#state !== "open") return;
+    this.#watch.granted();
     this.#send(FrameType.Digest, encodeHeads(this.#host.data.heads()));
   }
 
@@ -201,7 +236,8 @@ export class PeerSession {
     void this.#pump();
   }
 
-  #reject(reason: RejectReason): void {
+  /** Cuts the connection for `reason` and counts it. */
+  reject(reason: RejectReason): void {
     if (this.#state === "closed") return;
     this.#host.stats.rejectedPeers[reason]++;
     this.close();
@@ -218,15 +254,28 @@ export class PeerSession {
           break;
         }
         stats.bytesIn += chunk.length;
-        for (const frame of this.#decoder.push(chunk)) {
+        const frames = this.#decoder.push(chunk);
+        const grown = this.#watch.read(
+          this.#host.clock.now(),
+          frames.length,
+          this.#decoder.buffered,
+        );
+        if (grown !== 0) this.#host.buffered(this, grown);
+        for (const frame of frames) {
           if ((this.#state as SessionState) === "closed") break;
           stats.framesIn++;
           await this.#handle(frame);
         }
+        if (this.#state !== "open") continue;
+        if (this.#watch.grantDue(chunk.length, this.#host.limits.maxReplyBytes)) {
+          // an ack of our heads, not a digest: a digest would re-aim the peer's relays
+          this.#watch.granted();
+          this.#send(FrameType.Ack, encodeHeads(this.#host.data.heads()));
+        }
       }
     } catch (err) {
-      if (err instanceof PeerRejected || err instanceof FrameError) this.#reject(err.reason);
-      else if (err instanceof DecodeError) this.#reject("garbage");
+      if (err instanceof PeerRejected || err instanceof FrameError) this.reject(err.reason);
+      else if (err instanceof DecodeError) this.reject("garbage");
       // anything else (a store failure, a write on a dead socket) just ends the connection
     } finally {
       this.close();
@@ -264,21 +313,29 @@ export class PeerSession {
       case FrameType.Digest: {
         const heads = decodeHeads(f.payload);
         const mine = h.data.heads();
+        rewindStale(this.#sentAt, this.#remote, heads, h.clock.now(), h.tuning.syncIntervalMs);
         for (const [origin, head] of heads) this.#noteRemote(origin, head);
         for (const [origin, head] of mine) {
           if (head > (this.#remote.get(origin) ?? 0)) this.#targets.set(origin, head);
         }
         this.#synced = true;
+        this.#refill();
         void this.#pump();
         return;
       }
       case FrameType.Ack: {
         for (const [origin, head] of decodeHeads(f.payload)) this.#noteRemote(origin, head);
+        // an ack asks for more too (a digest would also re-aim relays of other origins)
+        if (this.#synced) {
+          const paused = this.#budget.spent;
+          this.#refill();
+          if (paused) void this.#pump();
+        }
         return;
       }
       case FrameType.Entries: {
         const batch = decodeEntries(f.payload);
-        await h.data.applyEntries(batch.origin, batch.entries);
+        if (!(await h.data.applyEntries(batch.origin, batch.entries, this.#peer))) return;
         const n = batch.entries.length;
         if (n > 0) this.#noteRemote(batch.origin, batch.entries[n - 1].seq);
         if (batch.ackRequested) {
@@ -289,7 +346,8 @@ export class PeerSession {
       }
       case FrameType.Snapshot: {
         const chunk = decodeSnapshot(f.payload);
-        await h.data.applySnapshot(chunk.origin, chunk.through, chunk.entries);
+        const from = this.#peer;
+        if (!(await h.data.applySnapshot(chunk.origin, chunk.through, chunk.entries, from))) return;
         h.stats.snapshotsReceived++;
         this.#noteRemote(chunk.origin, chunk.through);
         return;
@@ -301,10 +359,40 @@ export class PeerSession {
 
   /** The peer said it holds `origin` through `head` (digest, ack, or entries it sent). */
   #noteRemote(origin: string, head: number): void {
+    const h = this.#host;
+    // no peer holds more of our origin than we wrote, nor any origin beyond the plausible:
+    // such a claim would fake quorum acks or stop that origin flowing to the peer
+    const own = origin === h.origin;
+    if (head > MAX_PLAUSIBLE_SEQ || (own && head > (h.data.heads().get(origin) ?? 0))) {
+      h.stats.refusedInput["implausible-seq"]++;
+      return;
+    }
     // the cursor may already be ahead (entries sent, not yet acknowledged): acks go to the
     // quorum regardless
-    if (origin === this.#host.origin) this.#host.quorum.ack(this.#peer, head);
+    if (own) h.quorum.ack(this.#peer, head);
     if (head > (this.#remote.get(origin) ?? 0)) this.#remote.set(origin, head);
+    if (head > (this.#claimed.get(origin) ?? 0)) this.#claimed.set(origin, head);
+  }
+
+  /** The highest head of `origin` the peer itself reported; undefined when it never did. */
+  claimed(origin: string): number | undefined {
+    return this.#claimed.get(origin);
+  }
+
+  /** The next batch of `origin` holds only own appends made after the peer last asked. */
+  #live(origin: string): boolean {
+    return origin === this.#host.origin &&
+      (this.#remote.get(origin) ?? 0) >= this.#budget.liveFrom;
+  }
+
+  #lags(origin: string): boolean {
+    return (this.#host.data.heads().get(origin) ?? 0) > (this.#remote.get(origin) ?? 0);
+  }
+
+  /** The peer asked (digest or ack): a fresh reply budget; own appends from now on are live. */
+  #refill(): void {
+    const h = this.#host;
+    this.#budget.refill(h.limits.maxReplyBytes, h.data.heads().get(h.origin) ?? 0);
   }
 
   /** The origin the peer is most behind on, or undefined. */
@@ -328,8 +416,17 @@ export class PeerSession {
     this.#pumping = true;
     try {
       while (this.#state === "open") {
-        const origin = this.#pick();
+        let origin = this.#pick();
         if (origin === undefined) break;
+        if (this.#budget.spent && !this.#live(origin)) {
+          // the peer's budget is spent: only own appends made since it asked still go out,
+          // the rest (history, relays) waits for its next digest or ack
+          origin = this.#live(this.#host.origin) ? this.#host.origin : undefined;
+          if (origin === undefined || !this.#lags(origin)) {
+            this.#host.stats.repliesPaused++;
+            break;
+          }
+        }
         if (!(await this.#sendNext(origin))) break;
         if (this.#outBytes >= WRITE_CHUNK) this.#flush();
         while (this.#unwritten > SEND_HIGH_WATER && this.#state === "open") {
@@ -353,8 +450,11 @@ export class PeerSession {
   /** Sends the next batch or snapshot chunk of `origin`; false when nothing could be sent. */
   async #sendNext(origin: string): Promise<boolean> {
     const h = this.#host;
-    const { maxBatchEntries, maxBatchBytes } = h.tuning;
+    const { maxBatchEntries } = h.tuning;
     const have = this.#remote.get(origin) ?? 0;
+    const live = this.#live(origin); // before the cursor moves
+    // a charged frame fits what is left of the peer's budget (one entry at least)
+    const maxBatchBytes = live ? h.tuning.maxBatchBytes : this.#budget.fit(h.tuning.maxBatchBytes);
     const floor = h.data.floors().get(origin) ?? 0;
     const list = await h.data.read(origin, have + 1, maxBatchEntries);
     if (this.#state !== "open" || (this.#remote.get(origin) ?? 0) !== have) return true;
@@ -376,15 +476,19 @@ export class PeerSession {
       const cut = full || (batch.length === list.length && list.length === maxBatchEntries);
       const through = cut && batch.length > 0 ? batch[batch.length - 1].seq : floor;
       this.#remote.set(origin, through);
+      this.#sentAt.set(origin, h.clock.now());
       h.stats.snapshotsSent++;
-      this.#send(FrameType.Snapshot, encodeSnapshot(origin, through, batch), true);
+      const size = this.#send(FrameType.Snapshot, encodeSnapshot(origin, through, batch), true);
+      this.#budget.charge(size, live);
       return true;
     }
     if (batch.length === 0) return false; // the store lacks what its head promises: wait for a digest
     const last = batch[batch.length - 1].seq;
     this.#remote.set(origin, last);
+    this.#sentAt.set(origin, h.clock.now());
     const ack = origin === h.origin && h.quorum.wanted > have;
-    this.#queue(h.frames.entries(origin, batch, ack, bytes, h.tuning.compress));
+    const size = this.#queue(h.frames.entries(origin, batch, ack, bytes, h.tuning.compress));
+    this.#budget.charge(size, live);
     return true;
   }
 
@@ -392,13 +496,14 @@ export class PeerSession {
    * Queues a frame. Frames of one tick go out in one write: the pump's at the end of its run
    * (or every {@link WRITE_CHUNK}), any other in a microtask, so nothing waits for a timer.
    */
-  #send(type: number, payload: Uint8Array, compressible = false): void {
-    if (this.#state === "closed") return;
-    this.#queue(packFrame(type, payload, compressible && this.#host.tuning.compress));
+  #send(type: number, payload: Uint8Array, compressible = false): number {
+    if (this.#state === "closed") return 0;
+    return this.#queue(packFrame(type, payload, compressible && this.#host.tuning.compress));
   }
 
-  #queue(frame: Uint8Array): void {
-    if (this.#state === "closed") return;
+  /** Queues a packed frame; returns its size. */
+  #queue(frame: Uint8Array): number {
+    if (this.#state === "closed") return 0;
     this.#host.stats.framesOut++;
     this.#host.stats.bytesOut += frame.length;
     this.#out.push(frame);
@@ -410,6 +515,7 @@ export class PeerSession {
         this.#flush();
       });
     }
+    return frame.length;
   }
 
   #flush(): void {

@@ -7,6 +7,12 @@
  * only accepts. A lost connection is redialed on the next sync tick while the peer is still
  * listed; a peer removed from the list is disconnected.
  *
+ * Bounds (the tuning's limits): at most `maxConnections` connections and
+ * `maxConnectionsPerAddress` inbound ones per remote IP address (more are closed at once), a
+ * deadline per frame and an idle deadline (checked by a sweep a few times per deadline), and
+ * `maxBufferedBytes` of incomplete frames across all connections (above it, the connection
+ * holding the most is cut). Every refusal is counted in `stats.rejectedPeers`.
+ *
  * @module
  */
 import type { Clock, HostPort, Network, Stream, TimerHandle, Transport } from "../transport/mod.ts";
@@ -14,7 +20,7 @@ import { FrameCache } from "./frame_cache.ts";
 import { PeerSession, type ReplicaData, type SessionHost } from "./peer.ts";
 import { QuorumTracker } from "./quorum.ts";
 import type { LogStats } from "./stats.ts";
-import type { LogTuning } from "./tuning.ts";
+import { type LogLimits, logLimits, type LogTuning } from "./tuning.ts";
 
 /** A peer of the replicated log: its node name and the address of its log listener. */
 export interface LogPeer {
@@ -69,6 +75,8 @@ export class Replicator implements SessionHost {
   readonly environment: string;
   /** Batching and limits. */
   readonly tuning: LogTuning;
+  /** The connection limits, defaults filled in. */
+  readonly limits: LogLimits;
   /** Timers. */
   readonly clock: Clock;
   /** Counters. */
@@ -86,6 +94,7 @@ export class Replicator implements SessionHost {
   #dialing = new Set<string>();
   #syncTimer: TimerHandle = undefined;
   #batchTimer: TimerHandle = undefined;
+  #sweepTimer: TimerHandle = undefined;
   #closed = false;
   #onPeerLost: ((peer: string, reason: string) => void) | undefined;
 
@@ -95,6 +104,7 @@ export class Replicator implements SessionHost {
     this.origin = options.origin ?? options.name;
     this.environment = options.environment;
     this.tuning = options.tuning;
+    this.limits = logLimits(options.tuning);
     this.clock = options.clock;
     this.stats = options.stats;
     this.data = options.data;
@@ -115,6 +125,7 @@ export class Replicator implements SessionHost {
     const r = new Replicator(options, transport);
     transport.onStream((stream) => r.#accept(stream));
     r.#armSync();
+    r.#armSweep();
     return r;
   }
 
@@ -144,6 +155,22 @@ export class Replicator implements SessionHost {
       if (s.expectedName !== undefined && !next.has(s.expectedName)) s.close();
     }
     this.#dialMissing();
+  }
+
+  /**
+   * What the owner of `origin` reported holding of it, when the owner is connected, is not
+   * `from`, and mentioned it; else undefined. The owner is the peer named like the origin or
+   * like its part before an "@" (`cluster()` names a run's origin `name@run`). Relays of an
+   * origin beyond what its connected owner holds are forgeries or early: they wait.
+   */
+  ownerHolds(origin: string, from: string): number | undefined {
+    for (let end = origin.length; end > 0; end = origin.lastIndexOf("@", end - 1)) {
+      const owner = origin.slice(0, end);
+      if (owner === from) return undefined;
+      const claimed = this.#sessions.get(owner)?.claimed(origin);
+      if (claimed !== undefined) return claimed;
+    }
+    return undefined;
   }
 
   /**
@@ -194,6 +221,23 @@ export class Replicator implements SessionHost {
     return true;
   }
 
+  /** @internal SessionHost: bounds the incomplete-frame bytes of all sessions together */
+  buffered(_session: PeerSession, delta: number): void {
+    const stats = this.stats;
+    stats.bufferedBytes += delta;
+    if (stats.bufferedBytes > stats.bufferedBytesPeak) {
+      stats.bufferedBytesPeak = stats.bufferedBytes;
+    }
+    if (delta <= 0 || stats.bufferedBytes <= this.limits.maxBufferedBytes) return;
+    // over the budget: cut the biggest holder (a stalled giant frame, not a peer's small one)
+    let biggest: PeerSession | undefined;
+    for (const s of this.#all) {
+      if (biggest === undefined || s.bufferedBytes > biggest.bufferedBytes) biggest = s;
+    }
+    // its close() gives its bytes back through a negative delta
+    biggest?.reject("buffer-limit");
+  }
+
   /** @internal SessionHost */
   closed(session: PeerSession): void {
     this.#all.delete(session);
@@ -222,6 +266,18 @@ export class Replicator implements SessionHost {
 
   #accept(stream: Stream): void {
     if (this.#closed) {
+      stream.close();
+      return;
+    }
+    const { maxConnections, maxConnectionsPerAddress } = this.limits;
+    let fromHost = 0;
+    for (const o of this.#all) {
+      if (!o.outbound && o.stream.remote.host === stream.remote.host) fromHost++;
+    }
+    if (this.#all.size >= maxConnections || fromHost >= maxConnectionsPerAddress) {
+      this.stats.rejectedPeers[
+        this.#all.size >= maxConnections ? "connection-limit" : "address-limit"
+      ]++;
       stream.close();
       return;
     }
@@ -270,13 +326,26 @@ export class Replicator implements SessionHost {
     }, this.tuning.syncIntervalMs);
   }
 
+  /** Checks every connection's frame and idle deadlines, a few times per deadline. */
+  #armSweep(): void {
+    const every = Math.max(10, Math.min(this.limits.frameTimeoutMs, this.limits.idleTimeoutMs) / 4);
+    this.#sweepTimer = this.clock.setTimeout(() => {
+      this.#sweepTimer = undefined;
+      if (this.#closed) return;
+      const now = this.clock.now();
+      for (const s of [...this.#all]) s.sweep(now);
+      this.#armSweep();
+    }, every);
+  }
+
   /** Closes every connection, the listener and the timers. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.clock.clearTimeout(this.#syncTimer);
     this.clock.clearTimeout(this.#batchTimer);
-    this.#syncTimer = this.#batchTimer = undefined;
+    this.clock.clearTimeout(this.#sweepTimer);
+    this.#syncTimer = this.#batchTimer = this.#sweepTimer = undefined;
     for (const s of [...this.#all]) s.close();
     this.#sessions.clear();
     this.quorum.close();

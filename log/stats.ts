@@ -12,7 +12,12 @@ export type RejectReason =
   | "version"
   | "handshake-timeout"
   | "self"
-  | "name";
+  | "name"
+  | "connection-limit"
+  | "address-limit"
+  | "frame-timeout"
+  | "idle"
+  | "buffer-limit";
 
 /** Every reject reason, in a stable order. */
 export const REJECT_REASONS: readonly RejectReason[] = [
@@ -23,6 +28,35 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "handshake-timeout",
   "self",
   "name",
+  "connection-limit",
+  "address-limit",
+  "frame-timeout",
+  "idle",
+  "buffer-limit",
+];
+
+/**
+ * Why received input was refused without cutting the connection: entries or a snapshot of
+ * this node's own origin ("own-origin"), an entry whose (origin, seq) is held with other
+ * content ("conflict"), a timestamp beyond the maximum clock offset ("future-timestamp", the
+ * entries wait), a seq or snapshot bound beyond plausible ranges ("implausible-seq"), entries
+ * relayed by another peer beyond what their connected owner reported ("relay-ahead", they
+ * wait: the owner delivers its own).
+ */
+export type InputRefusal =
+  | "own-origin"
+  | "conflict"
+  | "future-timestamp"
+  | "implausible-seq"
+  | "relay-ahead";
+
+/** Every input refusal, in a stable order. */
+export const INPUT_REFUSALS: readonly InputRefusal[] = [
+  "own-origin",
+  "conflict",
+  "future-timestamp",
+  "implausible-seq",
+  "relay-ahead",
 ];
 
 /**
@@ -63,12 +97,22 @@ export interface LogStats {
   dialFailures: number;
   /** Peers disconnected for a protocol violation, by reason. */
   rejectedPeers: Record<RejectReason, number>;
+  /** Entries (snapshots: chunks, digests: heads) refused while the connection stays, by reason. */
+  refusedInput: Record<InputRefusal, number>;
+  /** Bytes of incomplete frames buffered now, all connections together. */
+  bufferedBytes: number;
+  /** The highest `bufferedBytes` seen. */
+  bufferedBytesPeak: number;
+  /** Times a peer's catch-up stopped until its next digest (flow control). */
+  repliesPaused: number;
 }
 
 /** Fresh zeroed counters. */
 export function createStats(): LogStats {
   const rejectedPeers = {} as Record<RejectReason, number>;
   for (const r of REJECT_REASONS) rejectedPeers[r] = 0;
+  const refusedInput = {} as Record<InputRefusal, number>;
+  for (const r of INPUT_REFUSALS) refusedInput[r] = 0;
   return {
     framesIn: 0,
     framesOut: 0,
@@ -84,10 +128,14 @@ export function createStats(): LogStats {
     connectionsOpened: 0,
     dialFailures: 0,
     rejectedPeers,
+    refusedInput,
+    bufferedBytes: 0,
+    bufferedBytesPeak: 0,
+    repliesPaused: 0,
   };
 }
 
 /** A detached copy. */
 export function copyStats(s: LogStats): LogStats {
-  return { ...s, rejectedPeers: { ...s.rejectedPeers } };
+  return { ...s, rejectedPeers: { ...s.rejectedPeers }, refusedInput: { ...s.refusedInput } };
 }

@@ -75,6 +75,15 @@ const lan: Preset = {
     maxBatchBytes: 1 * MiB,
     maxFrameBytes: 16 * MiB, // hard limit: a larger frame disconnects the peer
     connectTimeoutMs: 5_000,
+    // bounds against bad or hostile input (docs/SECURITY.md)
+    maxClockOffsetMs: 500, // CockroachDB's default max offset: NTP keeps a LAN far closer
+    maxConnections: 1024, // a full mesh of 1,000 nodes, plus a few redials in flight
+    maxConnectionsPerAddress: 16, // one node per address, room for redials and a few co-hosted nodes
+    frameTimeoutMs: 10_000, // a 16 MiB frame needs 1.6 MB/s: any LAN link delivers that
+    idleTimeoutMs: 30_000, // six missed digests (one per 5 s sync interval)
+    maxBufferedBytes: 64 * MiB, // four full frames at once; beyond, the biggest holder is cut
+    maxReplyBytes: 1 * MiB, // per digest; above a LAN's bandwidth-delay product, so no stall
+    maxSeqAhead: 2 ** 32, // a snapshot may jump 4 billion entries, not to 2^53
   },
 };
 
@@ -101,6 +110,10 @@ const local: Preset = {
     ...lan.log,
     syncIntervalMs: 1_000, // cheap on loopback, and makes repairs quick
     connectTimeoutMs: 1_000,
+    maxClockOffsetMs: 250, // one host, one clock: only scheduling delays separate timestamps
+    maxConnectionsPerAddress: 256, // every peer of a loopback test bed shares 127.0.0.1
+    frameTimeoutMs: 5_000, // loopback moves 16 MiB in milliseconds
+    idleTimeoutMs: 10_000, // ten missed digests (one per second)
   },
 };
 
@@ -128,6 +141,10 @@ const wan: Preset = {
     compress: true, // bytes are expensive across data centers
     syncIntervalMs: 15_000,
     connectTimeoutMs: 30_000,
+    maxClockOffsetMs: 1_000, // NTP over long, asymmetric paths drifts further; LWW order may lag 1 s
+    frameTimeoutMs: 60_000, // a 16 MiB frame needs 2.3 Mbit/s: a slow inter-region link
+    idleTimeoutMs: 90_000, // six missed digests (one per 15 s sync interval)
+    maxReplyBytes: 4 * MiB, // a 100 ms round trip at ~300 Mbit/s (compressed bytes) never stalls
   },
 };
 

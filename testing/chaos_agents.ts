@@ -62,6 +62,9 @@ export interface MemberView {
 }
 
 const CONTROL_PORT = 3321;
+// the agents' control endpoints listen on the namespaces' addresses, not loopback: a token is
+// required there (cli/control.ts)
+const CONTROL_TOKEN = "chaos-test-control-token";
 
 /**
  * Deno runs the sources; Node runs the tsc build of cli/main.ts, which sits two levels above this
@@ -125,6 +128,7 @@ export function controlRequest(
       agent: false,
       headers: {
         connection: "close",
+        authorization: `Bearer ${CONTROL_TOKEN}`,
         ...(payload
           ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
           : {}),
@@ -184,6 +188,8 @@ export class Agent {
       this.name,
       "--control",
       this.control,
+      "--token",
+      CONTROL_TOKEN,
       ...extraArgs,
     ];
     this.child = bed.spawn(host, command.cmd, args, {
