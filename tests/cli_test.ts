@@ -200,6 +200,7 @@ describe("CLI", () => {
       const append = async (timeout: number) => {
         const res = await fetch(`http://${control}/append`, {
           method: "POST",
+          headers: { "content-type": "application/json" },
           body: JSON.stringify({ value: "v", key: "k", ack: "quorum", timeout }),
         });
         return { status: res.status, body: await res.json() as { error?: string } };
