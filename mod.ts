@@ -22,11 +22,19 @@
 export { Cluster, cluster } from "./cluster/cluster.ts";
 export type {
   ClusterEvents,
+  ClusterHealth,
   ClusterMember,
   ClusterOptions,
   ClusterStats,
   Logger,
+  ReadinessOptions,
 } from "./cluster/types.ts";
+export { fieldsFirst } from "./cluster/logging.ts";
+export type { FieldsFirstTarget } from "./cluster/logging.ts";
+export { formatPrometheus, metricFamilies } from "./cluster/metrics.ts";
+export type { MetricFamily, MetricSample } from "./cluster/metrics.ts";
+export { NameConflictError } from "./errors/mod.ts";
+export type { MeterProviderLike } from "./cluster/metrics.ts";
 export { ConfigError, parseClusterConfig } from "./cluster/config.ts";
 export type { ClusterConfig, ConfigIssue, Environment } from "./cluster/config.ts";
 export { presets } from "./presets/mod.ts";

@@ -25,7 +25,7 @@ import { type Entry, validateEntry } from "./entry.ts";
 import { HybridClock } from "./hlc.ts";
 import type { ReplicaData } from "./peer.ts";
 import { type LogPeer, Replicator } from "./replicator.ts";
-import { copyStats, createStats, type LogStats } from "./stats.ts";
+import { copyStats, createStats, type LogLogger, type LogStats } from "./stats.ts";
 import { type CompactionResult, type LogStore, MemoryLogStore, StoreError } from "./store.ts";
 import { EntryFeed, type EntrySubscription } from "./subscription.ts";
 import type { LogTuning } from "./tuning.ts";
@@ -59,6 +59,8 @@ export interface ReplicatedLogOptions {
   readonly store?: LogStore;
   /** Default deadline of quorum appends in ms; default 5000. */
   readonly quorumTimeoutMs?: number;
+  /** Where refused peers and failed dials are written; default silent. */
+  readonly logger?: LogLogger;
 }
 
 /** Which seqs of a group commit the store took (`error`: why the others were refused). */
@@ -182,6 +184,7 @@ export class ReplicatedLog {
       tuning,
       stats: log.#stats,
       data,
+      logger: options.logger,
     });
     return log;
   }

@@ -20,7 +20,7 @@ import type {
 import { FrameCache } from "./frame_cache.ts";
 import { PeerSession, type ReplicaData, type SessionHost } from "./peer.ts";
 import { QuorumTracker } from "./quorum.ts";
-import type { LogStats } from "./stats.ts";
+import { type LogLogger, type LogStats, silentLogLogger } from "./stats.ts";
 import type { LogTuning } from "./tuning.ts";
 
 /** A peer of the replicated log: its node name and the address of its log listener. */
@@ -51,6 +51,8 @@ export interface ReplicatorOptions {
   readonly stats: LogStats;
   /** The log data. */
   readonly data: ReplicaData;
+  /** Where refusals and failures are written; default silent. */
+  readonly logger?: LogLogger;
 }
 
 /**
@@ -78,6 +80,8 @@ export class Replicator implements SessionHost {
   readonly stats: LogStats;
   /** Acks of own entries. */
   readonly quorum: QuorumTracker;
+  /** Where refusals and failures are written. */
+  readonly logger: LogLogger;
   /** The log data. */
   readonly data: ReplicaData;
   /** Entries frames shared by the connections. */
@@ -99,6 +103,7 @@ export class Replicator implements SessionHost {
     this.clock = options.clock;
     this.stats = options.stats;
     this.data = options.data;
+    this.logger = options.logger ?? silentLogLogger;
     this.quorum = new QuorumTracker(this.origin, options.clock);
     this.#transport = transport;
   }
@@ -230,9 +235,14 @@ export class Replicator implements SessionHost {
         this.#all.add(s);
         s.start();
       },
-      () => {
+      (err) => {
         this.#dialing.delete(name);
         this.stats.dialFailures++;
+        this.logger.debug("dial failed", {
+          peer: name,
+          address: `${address.host}:${address.port}`,
+          error: err instanceof Error ? err.message : String(err),
+        });
       },
     );
   }

@@ -53,6 +53,7 @@
  * @module
  */
 export { Memberlist } from "./memberlist.ts";
+export { pickAdvertiseHost } from "./advertise.ts";
 export type {
   BindOptions,
   Clock,

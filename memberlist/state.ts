@@ -46,6 +46,8 @@ export interface StateEnv {
   emit(event: "join" | "update" | "suspect" | "dead" | "left", rec: NodeRecord): void;
   /** Warning sink. */
   warn(msg: string, data?: object): void;
+  /** An alive claims a known name from another address (memberlist's NotifyConflict). */
+  onConflict?(existing: NodeRecord, theirs: { host: string; port: number }): void;
   /** Called after every refutation (for counters). */
   onRefute?(): void;
   /** Called when a suspicion timed out with fewer confirmations than wanted. */
@@ -244,11 +246,15 @@ export class MemberTable {
       if (rec.state === NodeStateCode.left || (rec.state === NodeStateCode.dead && canReclaim)) {
         updatesNode = true;
       } else {
-        env.warn("conflicting address", {
-          node: a.node,
-          mine: `${rec.host}:${rec.port}`,
-          theirs: `${safeIp(a.addr)}:${a.port}`,
-        });
+        const theirs = { host: safeIp(a.addr), port: a.port };
+        if (env.onConflict !== undefined) env.onConflict(rec, theirs);
+        else {
+          env.warn("conflicting address", {
+            node: a.node,
+            mine: `${rec.host}:${rec.port}`,
+            theirs: `${theirs.host}:${theirs.port}`,
+          });
+        }
         return;
       }
     }
