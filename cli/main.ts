@@ -26,7 +26,7 @@ import { runDemo } from "./demo.ts";
 import { runAgent } from "./agent.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { formatHostPort, parseHostPort } from "../transport/address.ts";
-import { CliError, DEFAULT_CONTROL, parseFlags, USAGE, UsageError } from "./usage.ts";
+import { CliError, type Command, DEFAULT_CONTROL, parseFlags, USAGE, UsageError } from "./usage.ts";
 
 async function members(args: string[]): Promise<number> {
   const flags = parseFlags("members", args, { "--control": true, "--json": false });
@@ -76,7 +76,7 @@ async function main(args: string[]): Promise<number> {
   }
   if (command === "--help" || command === "-h" || command === "help") {
     const topic = rest[0];
-    process.stdout.write(topic && topic in USAGE ? USAGE[topic as keyof typeof USAGE] : USAGE.main);
+    process.stdout.write(topic && topic in USAGE ? USAGE[topic as Command] : USAGE.main);
     return 0;
   }
   if (command === "agent" || command === "members" || command === "demo") {

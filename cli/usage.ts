@@ -7,14 +7,21 @@
 /** Default address of an agent's control endpoint. */
 export const DEFAULT_CONTROL = "127.0.0.1:3321";
 
+/** The top level (`main`) and each command. */
+export type Command = "main" | "agent" | "members" | "demo";
+
 /** Usage of the command and of each subcommand (what `--help` prints). */
-export const USAGE = {
+export const USAGE: Readonly<Record<Command, string>> = {
   main: `usage: response-cluster <command> [options]
+       response-cluster agent --config <file> [--name N] [--control host:port] [--data-dir DIR]
+       response-cluster members [--control host:port] [--json]
+       response-cluster demo
 
 commands:
-  agent    run one node from a config file (JSON or HCL) with an HTTP control endpoint
-  members  print the members a running agent sees
-  demo     a 3-node cluster in this process on loopback, live
+  agent --config <file>   run one node from a config file (JSON or HCL), with an HTTP
+                          control endpoint (members, append, metrics, health)
+  members                 print the members a running agent sees
+  demo                    a 3-node cluster in this process on loopback, live
 
 \`response-cluster <command> --help\` describes a command.
 `,
@@ -51,15 +58,15 @@ Starts three nodes in this process on loopback, appends and reads entries, write
 cache, kills a node and brings it back, and shows every step (live in a terminal, plain
 lines otherwise). Takes about half a minute; exits 0 when every node saw every entry.
 `,
-} as const;
+};
 
 /** Wrong usage: printed as one line with a pointer to `--help`, exit code 2. */
 export class UsageError extends Error {
   /** The command whose usage applies (`main` for the top level). */
-  readonly command: keyof typeof USAGE;
+  readonly command: Command;
 
   /** @param message what is wrong @param command whose `--help` to point at */
-  constructor(message: string, command: keyof typeof USAGE) {
+  constructor(message: string, command: Command) {
     super(message);
     this.name = "UsageError";
     this.command = command;
@@ -80,7 +87,7 @@ export class CliError extends Error {
  * Unknown flags, stray words and missing values are {@link UsageError}s.
  */
 export function parseFlags(
-  command: keyof typeof USAGE,
+  command: Command,
   args: string[],
   spec: Record<string, boolean>,
 ): Record<string, string | undefined> {

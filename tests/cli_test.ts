@@ -220,7 +220,7 @@ describe("CLI help and errors", () => {
       const r = await runCliFull(args);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^usage: response-cluster <command>/);
-      assert.match(r.stdout, /agent {4}run one node/);
+      assert.match(r.stdout, /agent --config <file> +run one node/);
     }
   });
 
