@@ -25,7 +25,16 @@ export async function runAgent(args: string[]): Promise<number> {
     "--name": true,
     "--control": true,
     "--data-dir": true,
+    "--ready-members": true,
+    "--ready-quorum": false,
   });
+  const readyMembers = flags["--ready-members"];
+  if (readyMembers !== undefined && !/^[1-9][0-9]*$/.test(readyMembers)) {
+    throw new UsageError(
+      `agent: --ready-members expects a positive integer, got "${readyMembers}"`,
+      "agent",
+    );
+  }
   const configPath = flags["--config"];
   if (!configPath) {
     throw new UsageError("agent: --config <file.json|file.hcl> is required", "agent");
@@ -49,6 +58,10 @@ export async function runAgent(args: string[]): Promise<number> {
   const dataDir = flags["--data-dir"];
   const node = await cluster(stanza, {
     name: flags["--name"],
+    readiness: {
+      members: readyMembers ? Number(readyMembers) : undefined,
+      quorum: flags["--ready-quorum"] !== undefined,
+    },
     store: dataDir ? await FileLogStore.open(dataDir, { fsync: "always" }) : undefined,
     logger: {
       debug() {},

@@ -14,6 +14,7 @@ export type Command = "main" | "agent" | "members" | "demo";
 export const USAGE: Readonly<Record<Command, string>> = {
   main: `usage: response-cluster <command> [options]
        response-cluster agent --config <file> [--name N] [--control host:port] [--data-dir DIR]
+                              [--ready-members N] [--ready-quorum]
        response-cluster members [--control host:port] [--json]
        response-cluster demo
 
@@ -35,6 +36,9 @@ options:
   --name <name>           unique node name (default: host name and a random suffix)
   --control <host:port>   HTTP control endpoint (default ${DEFAULT_CONTROL}; port 0 = any)
   --data-dir <dir>        keep the log in files there (a restart resumes it)
+  --ready-members <n>     /readyz once this many members were seen alive, itself included
+                          (default 2 with members or autojoin in the config, else 1)
+  --ready-quorum          /readyz also needs a majority of the known members alive
 
 control endpoint:
   GET  /members   the member list (JSON)

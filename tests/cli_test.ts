@@ -360,6 +360,25 @@ describe("CLI help and errors", () => {
     } finally {
       agent.proc.kill("SIGTERM");
       await agent.exited;
+    }
+    // a single replica told it needs only itself is ready at once
+    const solo = startCli([
+      "agent",
+      "--config",
+      join(d, "c.json"),
+      "--control",
+      "127.0.0.1:0",
+      "--ready-members",
+      "1",
+    ]);
+    try {
+      const ready = await solo.waitFor((e) => e.event === "ready");
+      const readyz = await fetch(`http://${ready.control}/readyz`);
+      assert.equal(readyz.status, 200);
+      await readyz.body?.cancel();
+    } finally {
+      solo.proc.kill("SIGTERM");
+      await solo.exited;
       await rm(d, { recursive: true, force: true });
     }
   });
