@@ -22,16 +22,22 @@
 export { Cluster, cluster } from "./cluster/mod.ts";
 export type {
   ClusterEvents,
+  ClusterHealth,
   ClusterMember,
   ClusterOptions,
   ClusterStats,
   Logger,
+  ReadinessOptions,
 } from "./cluster/mod.ts";
 export {
   ClusterError,
   clusterStanza,
   ConfigError,
+  fieldsFirst,
+  formatPrometheus,
   MembershipError,
+  metricFamilies,
+  NameConflictError,
   parseClusterConfig,
 } from "./cluster/mod.ts";
 export type {
@@ -41,6 +47,10 @@ export type {
   ClusterStanza,
   ConfigIssue,
   Environment,
+  FieldsFirstTarget,
+  MeterProviderLike,
+  MetricFamily,
+  MetricSample,
   QuorumStatus,
 } from "./cluster/mod.ts";
 export { QuorumError } from "./log/mod.ts";

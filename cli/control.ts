@@ -1,6 +1,6 @@
 /**
  * The agent's control endpoint (HTTP): `GET /members`, `GET /heads`, `GET /quorum`,
- * `POST /append`, `POST /remove-member`.
+ * `GET /metrics`, `GET /healthz`, `GET /readyz`, `POST /append`, `POST /remove-member`.
  *
  * It listens on loopback by default. Every request passes three checks before any route:
  * - `Host` must name the bound address, `localhost` or a loopback address, or (on a wildcard
@@ -11,7 +11,9 @@
  *   other than "none") is refused, whatever its method or content type, so a web page cannot
  *   drive the agent even with a "simple" text/plain POST that skips the CORS preflight; and
  *   `POST /append` takes `application/json` only;
- * - with a token, `Authorization: Bearer <token>` must carry it (compared in constant time).
+ * - with a token, `Authorization: Bearer <token>` must carry it (compared in constant time),
+ *   except on `GET /healthz` and `GET /readyz`: a load balancer's or Kubernetes' probe reads
+ *   them without credentials, and they tell no more than whether the node serves.
  *   A token is required on any non-loopback address: {@link startControl} refuses to start
  *   without one there.
  *
@@ -187,6 +189,11 @@ export async function startControl(node: Cluster, options: ControlOptions): Prom
     if (req.headers.origin !== undefined || (site !== undefined && site !== "none")) {
       return refuse(req, res, "origin", 403);
     }
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method === "GET" && (path === "/healthz" || path === "/readyz")) {
+      const health = node.health();
+      return reply(res, (path === "/healthz" ? health.live : health.ready) ? 200 : 503, health);
+    }
     if (token !== undefined && !tokenMatches(req.headers.authorization, token)) {
       return refuse(req, res, "token", 401, { "www-authenticate": 'Bearer realm="cluster"' });
     }
@@ -194,6 +201,9 @@ export async function startControl(node: Cluster, options: ControlOptions): Prom
       reply(res, 200, { name: node.name, members: node.members() });
     } else if (req.method === "GET" && req.url === "/heads") {
       reply(res, 200, { heads: Object.fromEntries(node.log.heads()) });
+    } else if (req.method === "GET" && path === "/metrics") {
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+      res.end(node.metrics());
     } else if (req.method === "GET" && req.url === "/quorum") {
       reply(res, 200, { ...node.quorum(), voters: node.voters() });
     } else if (req.method === "POST" && req.url === "/remove-member") {

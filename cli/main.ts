@@ -4,159 +4,79 @@
  *
  *   agent --config <file.json|file.hcl> [--name N] [--control host:port] [--data-dir DIR]
  *         [--token T | --token-file F]
- *       runs one node; prints JSON lines (`ready`, member and log events); leaves and exits on
- *       SIGINT/SIGTERM. `--data-dir` keeps the log in a FileLogStore (fsync always) so a
- *       restarted agent resumes it. The control endpoint (HTTP, default 127.0.0.1:3321) serves
- *       `GET /members`, `GET /heads`, `GET /quorum`, `POST /append` (JSON
- *       `{ value, key?, ack?, timeout? }`, answered `{ origin, seq }` once acknowledged) and
- *       `POST /remove-member` (JSON `{ name }`). Its bearer token (`--token`, `--token-file`, or
- *       `CLUSTER_HTTP_TOKEN`) is optional on loopback and required on any other address; `Host`
- *       and `Origin` are checked (cli/control.ts).
+ *       runs one node (cli/agent.ts); prints JSON lines (`ready`, member, quorum and log
+ *       events); leaves and exits on SIGINT/SIGTERM. `--data-dir` keeps the log in a
+ *       FileLogStore (fsync always) so a restarted agent resumes it. The control endpoint
+ *       (cli/control.ts; HTTP, default 127.0.0.1:3321) serves members, heads, quorum, append,
+ *       remove-member, metrics, healthz and readyz; its bearer token is optional on loopback
+ *       and required on any other address.
  *   members [--control host:port] [--json] [--token T | --token-file F]
  *       asks a running agent for its member list and prints a table.
  *   remove-member <name> [--control host:port] [--token T | --token-file F]
- *       takes a failed member out of the voting membership of the agent and of every member
- *       it sees alive (like `serf force-leave`), so quorum writes count without it.
+ *       takes a failed member out of the voting membership (like `serf force-leave`).
  *   demo
  *       the live demo: a 3-node cluster in this process on loopback.
+ *
+ * `--help` (or `<command> --help`) prints the usage and exits 0. A mistake is one line on
+ * stderr that says what to do, exit 2 for wrong usage and 1 for everything else.
  *
  * Runs on Deno (`deno run -A cli/main.ts …`) and Node (`npx response-cluster …`).
  *
  * @module
  */
-import { readFile } from "node:fs/promises";
 import process from "node:process";
-import { cluster, clusterStanza } from "../cluster/mod.ts";
-import { readClusterStanza } from "./config_file.ts";
 import { runDemo } from "./demo.ts";
+import { controlToken, runAgent } from "./agent.ts";
 import { ConfigError } from "../errors/mod.ts";
-import { FileLogStore } from "../log/mod.ts";
-import { type ControlRefusal, type ControlServer, isLoopback, startControl } from "./control.ts";
-import { parseHostPort } from "../transport/mod.ts";
+import { formatHostPort, parseHostPort } from "../transport/mod.ts";
+import { CliError, type Command, DEFAULT_CONTROL, parseFlags, USAGE, UsageError } from "./usage.ts";
 
-const DEFAULT_CONTROL = "127.0.0.1:3321";
-
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
-/** The control token: `--token`, else `--token-file` (trimmed), else `CLUSTER_HTTP_TOKEN`. */
-async function controlToken(args: string[]): Promise<string | undefined> {
-  const given = flag(args, "--token");
-  if (given !== undefined) return given;
-  const file = flag(args, "--token-file");
-  if (file !== undefined) return (await readFile(file, "utf8")).trim();
-  const env = process.env.CLUSTER_HTTP_TOKEN;
-  return env === undefined || env === "" ? undefined : env;
-}
-
-function print(event: string, fields: Record<string, unknown> = {}): void {
-  process.stdout.write(JSON.stringify({ event, t: new Date().toISOString(), ...fields }) + "\n");
-}
-
-async function agent(args: string[]): Promise<number> {
-  const configPath = flag(args, "--config");
-  if (!configPath) {
-    process.stderr.write("agent: --config <file.json|file.hcl> is required\n");
-    return 2;
-  }
-  const stanza = clusterStanza(await readClusterStanza(configPath));
-  const control = parseHostPort(flag(args, "--control") ?? DEFAULT_CONTROL);
-  const token = await controlToken(args);
-  if (token === undefined && !isLoopback(control.host)) {
-    process.stderr.write(
-      `agent: the control endpoint ${control.host} is not loopback: give it a token ` +
-        `(--token, --token-file or CLUSTER_HTTP_TOKEN)\n`,
-    );
-    return 2;
-  }
-  const dataDir = flag(args, "--data-dir");
-  const node = await cluster(stanza, {
-    name: flag(args, "--name"),
-    store: dataDir ? await FileLogStore.open(dataDir, { fsync: "always" }) : undefined,
-    logger: {
-      debug() {},
-      info: (message, fields) => print("log", { level: "info", message, ...fields }),
-      warn: (message, fields) => print("log", { level: "warn", message, ...fields }),
-      error: (message, fields) => print("log", { level: "error", message, ...fields }),
-    },
-  });
-  for (
-    const event of [
-      "member-join",
-      "member-update",
-      "member-suspect",
-      "member-failed",
-      "member-leave",
-    ] as const
-  ) {
-    node.on(event, (m) => print(event, { node: m.name, address: m.address, state: m.state }));
-  }
-  node.on("error", (err) => print("error", { message: err.message }));
-  node.on("quorum", (q) => print("quorum", { ...q }));
-  const unsubscribe = node.log.subscribe((entry) =>
-    print("entry", {
-      origin: entry.origin,
-      seq: entry.seq,
-      key: entry.key,
-      bytes: entry.value.length,
-    })
-  );
-
-  // a refusal is printed at most once per reason every 10 s: a hostile page must not flood
-  const printedAt = new Map<ControlRefusal, number>();
-  let server: ControlServer;
+/** A request to a running agent; a one-line CliError when none answers. */
+async function askAgent(
+  command: "members" | "remove-member",
+  flags: Record<string, string | undefined>,
+  path: string,
+  init: { method?: string; body?: string; timeoutMs: number },
+): Promise<Response> {
+  const control = flags["--control"] ?? DEFAULT_CONTROL;
+  let target: string;
   try {
-    server = await startControl(node, {
-      host: control.host,
-      port: control.port,
-      token,
-      onRefused: (reason, req) => {
-        const now = Date.now();
-        if (now - (printedAt.get(reason) ?? 0) < 10_000) return;
-        printedAt.set(reason, now);
-        print("control-refused", {
-          reason,
-          remote: req.socket.remoteAddress,
-          host: req.headers.host,
-        });
-      },
-    });
+    target = formatHostPort(parseHostPort(control));
   } catch (err) {
-    await node.close();
-    throw err;
+    throw new UsageError(`${command}: --control ${control}: ${(err as Error).message}`, command);
   }
-  print("ready", { name: node.name, ...node.addresses, control: server.address });
-
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
-  unsubscribe();
-  await node.leave();
-  await server.close();
-  print("stopped", { name: node.name });
-  return 0;
+  const token = await controlToken(flags);
+  try {
+    return await fetch(`http://${target}${path}`, {
+      method: init.method ?? "GET",
+      body: init.body,
+      headers: {
+        ...(init.body === undefined ? {} : { "content-type": "application/json" }),
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      },
+      signal: AbortSignal.timeout(init.timeoutMs),
+    });
+  } catch {
+    throw new CliError(
+      `no agent answers on ${target}: start one with \`response-cluster agent --config <file>\`` +
+        (flags["--control"] ? "" : " (or pass --control host:port)"),
+    );
+  }
 }
+
+const CONTROL_FLAGS = { "--control": true, "--token": true, "--token-file": true };
 
 async function members(args: string[]): Promise<number> {
-  const control = flag(args, "--control") ?? DEFAULT_CONTROL;
-  const token = await controlToken(args);
-  const res = await fetch(`http://${control}/members`, {
-    signal: AbortSignal.timeout(5000),
-    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-  });
+  const flags = parseFlags("members", args, { ...CONTROL_FLAGS, "--json": false });
+  const res = await askAgent("members", flags, "/members", { timeoutMs: 5000 });
   if (!res.ok) {
-    process.stderr.write(`members: ${control} answered ${res.status}: ${await res.text()}\n`);
-    return 1;
+    throw new CliError(`the agent answered HTTP ${res.status}: ${await res.text()}`);
   }
   const body = await res.json() as {
     name: string;
     members: { name: string; address: string; state: string; incarnation: number }[];
   };
-  if (args.includes("--json")) {
+  if (flags["--json"] !== undefined) {
     process.stdout.write(JSON.stringify(body) + "\n");
     return 0;
   }
@@ -172,32 +92,22 @@ async function members(args: string[]): Promise<number> {
 }
 
 async function removeMember(args: string[]): Promise<number> {
-  const valued = new Set(["--control", "--token", "--token-file"]);
-  const name = args.find((a, i) => !a.startsWith("--") && !valued.has(args[i - 1]));
-  if (!name) {
-    process.stderr.write("remove-member: the member's name is required\n");
-    return 2;
+  const name = args[0] !== undefined && !args[0].startsWith("-") ? args[0] : undefined;
+  if (name === undefined) {
+    throw new UsageError("remove-member: the member's name is required", "remove-member");
   }
-  const control = flag(args, "--control") ?? DEFAULT_CONTROL;
-  const token = await controlToken(args);
-  const res = await fetch(`http://${control}/remove-member`, {
+  const flags = parseFlags("remove-member", args.slice(1), CONTROL_FLAGS);
+  const res = await askAgent("remove-member", flags, "/remove-member", {
     method: "POST",
-    headers: {
-      "content-type": "application/json",
-      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-    },
     body: JSON.stringify({ name }),
-    signal: AbortSignal.timeout(15_000),
+    timeoutMs: 15_000,
   });
   const body = await res.json() as {
     error?: string;
     told?: number;
     quorum?: { voters: number; reachable: number; needed: number; hasQuorum: boolean };
   };
-  if (!res.ok) {
-    process.stderr.write(`remove-member: ${body.error ?? res.statusText}\n`);
-    return 1;
-  }
+  if (!res.ok) throw new CliError(`remove-member: ${body.error ?? res.statusText}`);
   const q = body.quorum!;
   process.stdout.write(
     `removed ${name} (told ${body.told} members); voters ${q.voters}, reachable ${q.reachable}, ` +
@@ -206,36 +116,65 @@ async function removeMember(args: string[]): Promise<number> {
   return 0;
 }
 
+const wantsHelp = (args: string[]) => args.includes("--help") || args.includes("-h");
+
 async function main(args: string[]): Promise<number> {
-  switch (args[0]) {
+  const [command, ...rest] = args;
+  if (command === undefined) {
+    process.stderr.write(USAGE.main);
+    return 2;
+  }
+  if (command === "--help" || command === "-h" || command === "help") {
+    const topic = rest[0];
+    process.stdout.write(topic && topic in USAGE ? USAGE[topic as Command] : USAGE.main);
+    return 0;
+  }
+  if (
+    command === "agent" || command === "members" || command === "remove-member" ||
+    command === "demo"
+  ) {
+    if (wantsHelp(rest)) {
+      process.stdout.write(USAGE[command]);
+      return 0;
+    }
+  }
+  switch (command) {
     case "agent":
-      return await agent(args.slice(1));
+      return await runAgent(rest);
     case "members":
-      return await members(args.slice(1));
+      return await members(rest);
     case "remove-member":
-      return await removeMember(args.slice(1));
+      return await removeMember(rest);
     case "demo":
+      parseFlags("demo", rest, {});
       return await runDemo({ out: process.stdout, live: process.stdout.isTTY === true });
     default:
-      process.stderr.write(
-        "usage: response-cluster agent --config <file> [--name N] [--control host:port] [--data-dir DIR]\n" +
-          "                                [--token T | --token-file F]\n" +
-          "       response-cluster members [--control host:port] [--json] [--token T | --token-file F]\n" +
-          "       response-cluster remove-member <name> [--control host:port] [--token T | --token-file F]\n" +
-          "       response-cluster demo\n",
-      );
-      return 2;
+      throw new UsageError(`unknown command "${command}"`, "main");
   }
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
-    process.stderr.write(
-      (err instanceof ConfigError
-        ? `invalid configuration:\n${err.message}`
-        : String(err?.stack ?? err)) + "\n",
-    );
+    if (err instanceof UsageError) {
+      process.stderr.write(
+        `response-cluster: ${err.message} (see \`response-cluster ${
+          err.command === "main" ? "" : `${err.command} `
+        }--help\`)\n`,
+      );
+      process.exit(2);
+    }
+    const message = err instanceof ConfigError
+      ? `invalid configuration:\n${err.message}`
+      : err instanceof CliError
+      ? err.message
+      : err instanceof Error
+      ? err.message
+      : String(err);
+    process.stderr.write(`response-cluster: ${message}\n`);
+    if (process.env.RESPONSE_CLUSTER_DEBUG && err instanceof Error && err.stack) {
+      process.stderr.write(err.stack + "\n");
+    }
     process.exit(1);
   },
 );

@@ -48,6 +48,14 @@ export interface ClusterStanza {
   readonly min_quorum?: number;
   /** How long a failed member keeps its vote: `"24h"`, `"90m"`, `"30s"`. Default: the preset's reconnect timeout. */
   readonly forget_after?: string;
+  /** Gossip address peers reach this node at (an IP literal). Default: the bound address. */
+  readonly advertise_address?: string;
+  /** Gossip port peers reach this node at, 1-65535. Default: the bound memberlist port. */
+  readonly advertise_port?: number;
+  /** Log address peers reach this node at (IP or host name). Default: `advertise_address`. */
+  readonly advertise_log_address?: string;
+  /** Log port peers reach this node at, 1-65535. Default: the bound log port. */
+  readonly advertise_log_port?: number;
 }
 
 /** The `autojoin` block: one discovery plugin, keyed by its registered name. */
@@ -58,6 +66,19 @@ export interface AutojoinStanza {
     readonly url: string | readonly string[];
     /** Subject prefix shared by one cluster. Default `"response-cluster"`. */
     readonly subject?: string;
+  };
+  /** Discovery through DNS: the A/AAAA or SRV records of a name (a Kubernetes headless Service). */
+  readonly dns?: {
+    /** The name to resolve, e.g. `"cluster.app.svc.cluster.local"`. */
+    readonly name: string;
+    /** Which records: `"a"` (default), `"aaaa"` or `"srv"` (the port then comes from them). */
+    readonly type?: "a" | "aaaa" | "srv";
+    /** Gossip port of the peers for A/AAAA records. Default 3322. */
+    readonly port?: number;
+    /** How often to resolve again, e.g. `"10s"`. */
+    readonly interval?: string;
+    /** DNS servers to ask instead of the system's (`"host"` or `"host:port"`). */
+    readonly servers?: readonly string[];
   };
   /** A plugin registered with `registerDiscovery` or passed in `ClusterOptions.discovery`. */
   readonly [plugin: string]: unknown;
@@ -97,6 +118,22 @@ export interface ClusterConfig {
   readonly memberlist_bind_address: string;
   /** Port of the gossip listener (UDP and TCP). Default `3322`; 0 = ephemeral. */
   readonly memberlist_bind_port: number;
+  /**
+   * Gossip address peers reach this node at (an IP literal), when it differs from the bound
+   * one: NAT, Docker port mapping, a wildcard bind on a multi-homed host. Default: the bound
+   * address, or for a wildcard bind the first non-internal IPv4 address of the host.
+   */
+  readonly advertise_address?: string;
+  /** Gossip port peers reach this node at. Default: the bound memberlist port. */
+  readonly advertise_port?: number;
+  /**
+   * Log address peers reach this node at (IP literal or host name). Default:
+   * `advertise_address` when set, else the bound log address (for a wildcard bind: the host
+   * peers see in gossip).
+   */
+  readonly advertise_log_address?: string;
+  /** Log port peers reach this node at. Default: the bound log port. */
+  readonly advertise_log_port?: number;
   /** Static peers (their memberlist listeners), port 3322 where the entry had none. */
   readonly members?: readonly HostPort[];
   /** Discovery through a plugin: its registered name and its validated options. */
@@ -125,6 +162,10 @@ const KNOWN_KEYS = [
   "bind_port",
   "memberlist_bind_address",
   "memberlist_bind_port",
+  "advertise_address",
+  "advertise_port",
+  "advertise_log_address",
+  "advertise_log_port",
   "members",
   "autojoin",
   "min_quorum",
@@ -166,6 +207,31 @@ const portSchema = v.pipe(
   ),
 );
 
+const notWildcard = (host: string) => host !== "0.0.0.0" && host !== "::";
+// memberlist gossips a member's address as 4 or 16 bytes: a host name cannot travel.
+const advertiseSchema = v.pipe(
+  v.string("expected a string"),
+  v.check(
+    (s) => isIP(s) !== 0,
+    (issue) =>
+      `expected an IPv4/IPv6 literal (gossip carries addresses as IPs), got ${
+        JSON.stringify(issue.input)
+      }`,
+  ),
+  v.check(notWildcard, "expected the address peers dial, not a wildcard"),
+);
+const advertiseLogSchema = v.pipe(
+  addressSchema,
+  v.check(notWildcard, "expected the address peers dial, not a wildcard"),
+);
+const advertisePortSchema = v.pipe(
+  v.number("expected an integer 1-65535"),
+  v.check(
+    (n) => Number.isInteger(n) && n >= 1 && n <= 65535,
+    (issue) => `expected an integer 1-65535, got ${issue.input}`,
+  ),
+);
+
 const stanzaSchema = v.object({
   environment: v.picklist(
     environments,
@@ -197,6 +263,10 @@ const stanzaSchema = v.object({
       ),
     ),
   ),
+  advertise_address: v.optional(advertiseSchema),
+  advertise_port: v.optional(advertisePortSchema),
+  advertise_log_address: v.optional(advertiseLogSchema),
+  advertise_log_port: v.optional(advertisePortSchema),
   members: v.optional(
     v.array(
       v.string('expected a string like "host:port"'),
@@ -339,6 +409,12 @@ export function parseClusterConfig(
     memberlist_bind_port: o.memberlist_bind_port,
     min_quorum: o.min_quorum,
     ...(o.forget_after !== undefined ? { forget_after: parseDuration(o.forget_after) } : {}),
+    ...(o.advertise_address !== undefined ? { advertise_address: o.advertise_address } : {}),
+    ...(o.advertise_port !== undefined ? { advertise_port: o.advertise_port } : {}),
+    ...(o.advertise_log_address !== undefined
+      ? { advertise_log_address: o.advertise_log_address }
+      : {}),
+    ...(o.advertise_log_port !== undefined ? { advertise_log_port: o.advertise_log_port } : {}),
     ...(members ? { members } : {}),
     ...(autojoin ? { autojoin } : {}),
   };

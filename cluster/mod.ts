@@ -24,11 +24,21 @@ export {
 } from "./config.ts";
 export type {
   ClusterEvents,
+  ClusterHealth,
   ClusterMember,
   ClusterOptions,
   ClusterStats,
   Logger,
+  ReadinessOptions,
 } from "./types.ts";
-export { ClusterError } from "../errors/mod.ts";
+export { fieldsFirst, type FieldsFirstTarget } from "./logging.ts";
+export {
+  formatPrometheus,
+  type MeterProviderLike,
+  metricFamilies,
+  type MetricFamily,
+  type MetricSample,
+} from "./metrics.ts";
+export { ClusterError, NameConflictError } from "../errors/mod.ts";
 export { MembershipError, type QuorumStatus } from "./voters.ts";
 export type { ClusterEmitter } from "./events.ts";

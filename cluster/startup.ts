@@ -1,16 +1,16 @@
 /**
- * The small pieces `cluster()` is started with: default name, log origin, bind errors, and the
- * adapters from memberlist members and discovery logs to the cluster's own types.
+ * The small pieces `cluster()` is started with: default name, log origin, advertised
+ * addresses, bind errors, and memberlist members as the cluster reports them.
  *
  * @module
  */
 import { hostname } from "node:os";
-import type { ClusterMember, Logger } from "./types.ts";
+import type { ClusterMember } from "./types.ts";
+import type { ClusterConfig } from "./config.ts";
 import { decodeNodeMeta, type NodeMeta } from "./node_meta.ts";
-import type { Member } from "../memberlist/mod.ts";
+import { type Member, pickAdvertiseHost } from "../memberlist/mod.ts";
 import type { LogStore } from "../log/mod.ts";
-import type { DiscoveryLogger } from "../discovery/mod.ts";
-import { formatHostPort, TransportError } from "../transport/mod.ts";
+import { formatHostPort, type HostPort, TransportError } from "../transport/mod.ts";
 
 /** A memberlist member as the cluster reports it. */
 export function toClusterMember(m: Member): ClusterMember {
@@ -28,14 +28,30 @@ export function toClusterMember(m: Member): ClusterMember {
   };
 }
 
-/** Discovery's log lines, prefixed, into the cluster's logger. */
-export function discoveryLogger(logger: Logger): DiscoveryLogger {
+/**
+ * Where peers reach the gossip layer when the stanza says so (`advertise_address`,
+ * `advertise_port`); undefined lets memberlist pick the bound address (or, on a wildcard bind,
+ * the host's first private address).
+ */
+export function gossipAdvertise(config: ClusterConfig): HostPort | undefined {
+  if (config.advertise_address === undefined && config.advertise_port === undefined) {
+    return undefined;
+  }
   return {
-    debug: (m, f) => logger.debug(`discovery: ${m}`, f),
-    info: (m, f) => logger.info(`discovery: ${m}`, f),
-    warn: (m, f) => logger.warn(`discovery: ${m}`, f),
-    error: (m, f) => logger.error(`discovery: ${m}`, f),
+    host: config.advertise_address ?? pickAdvertiseHost(config.memberlist_bind_address),
+    port: config.advertise_port ?? 0, // 0: the bound port
   };
+}
+
+/**
+ * Where peers reach the log, as gossiped in node metadata. Host "" means "the address this
+ * member gossips from": right for a wildcard bind and whenever `advertise_address` is set.
+ */
+export function logAdvertise(config: ClusterConfig, boundPort: number): HostPort {
+  const wildcard = config.bind_address === "0.0.0.0" || config.bind_address === "::";
+  const host = config.advertise_log_address ??
+    (config.advertise_address !== undefined || wildcard ? "" : config.bind_address);
+  return { host, port: config.advertise_log_port ?? boundPort };
 }
 
 /** A bind failure worded with the stanza key that chose the address or port. */

@@ -9,8 +9,21 @@ import type { LogStats, LogStore } from "../log/mod.ts";
 import type { DiscoveryFactory } from "../discovery/mod.ts";
 import type { Clock, Network } from "../transport/mod.ts";
 import type { QuorumStatus } from "./voters.ts";
+import type { MeterProviderLike } from "./metrics.ts";
 
-/** Where the cluster writes what it does. `console` fits; the default writes nothing. */
+/**
+ * Where the cluster writes what it does: every layer (memberlist, log, discovery, the node's
+ * own events) calls `logger.<level>(message, fields)`, message first, then one object of
+ * structured fields that always includes `layer`. `console` and winston fit as they are; wrap
+ * pino or bunyan (fields first) with `fieldsFirst()`. The default writes nothing.
+ *
+ * @example
+ * ```ts
+ * const node = await cluster(stanza, { logger: console });
+ * // warn "memberlist: another node announces this node's name from another address"
+ * //      { layer: "memberlist", node: "web", mine: "10.0.0.5:3322", theirs: "10.0.0.6:3322" }
+ * ```
+ */
 export interface Logger {
   /** Routine detail. */
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -45,6 +58,44 @@ export interface ClusterOptions {
   clock?: Clock;
   /** Uniform [0, 1) source for gossip and join jitter (default `Math.random`). Simulations seed one. */
   random?: () => number;
+  /** What {@link Cluster.health} requires for `ready`; see {@link ReadinessOptions}. */
+  readiness?: ReadinessOptions;
+  /**
+   * Where the node's metrics go (OpenTelemetry). Default: the global meter provider of
+   * `@opentelemetry/api` at the time `cluster()` runs (a no-op until an SDK is installed, so
+   * install it first); `false` registers nothing.
+   */
+  meterProvider?: MeterProviderLike | false;
+}
+
+/**
+ * What readiness requires beyond "running and not leaving".
+ *
+ * @example
+ * ```ts
+ * const node = await cluster(stanza, { readiness: { members: 3, quorum: true } });
+ * ```
+ */
+export interface ReadinessOptions {
+  /**
+   * Joined means this node has seen at least this many alive members of its environment,
+   * itself included; once reached it stays joined (peers failing later do not make the node
+   * unready, unless `quorum` is asked). Default 2 when the stanza has `members` or `autojoin`
+   * (a node that must join someone), else 1. Set 1 for a single replica that discovers peers.
+   */
+  members?: number;
+  /** Also require a majority of the known members alive (for `ack: "quorum"` writes). */
+  quorum?: boolean;
+}
+
+/** Liveness and readiness of a node, as a load balancer or Kubernetes probe wants them. */
+export interface ClusterHealth {
+  /** The node runs (not closed). A liveness probe restarts the process when false. */
+  readonly live: boolean;
+  /** Joined (and, when configured, holding quorum), and not leaving: send it traffic. */
+  readonly ready: boolean;
+  /** Why not live or not ready, one sentence each; empty when ready. */
+  readonly reasons: readonly string[];
 }
 
 /** A member as the cluster reports it. */

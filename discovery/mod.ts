@@ -5,7 +5,8 @@
  * signal, a clock, a logger and two callbacks into the membership layer (`join`,
  * `knownMembers`); it joins peers whenever they appear. Plugins register by name so that
  * `autojoin: { <name>: {...} }` in the config finds them. Built in (registered on import):
- * `nats` (NATS announcements and request/reply) and `static` (the `members` list).
+ * `nats` (NATS announcements and request/reply), `dns` (A/AAAA/SRV records of a name, e.g. a
+ * Kubernetes headless Service) and `static` (the `members` list).
  *
  * This folder knows nothing of memberlist: the root module wires `join` and `knownMembers`.
  *
@@ -30,6 +31,7 @@
  *
  * @module
  */
+import { dnsDiscoveryFactory } from "./dns.ts";
 import { natsDiscoveryFactory } from "./nats.ts";
 import { registerDiscovery } from "./registry.ts";
 import { staticDiscoveryFactory } from "./static.ts";
@@ -65,10 +67,20 @@ export {
   type NatsDiscoveryOptions,
   parseNatsOptions,
 } from "./nats_options.ts";
+export {
+  DEFAULT_DNS_PORT,
+  DnsDiscovery,
+  dnsDiscovery,
+  dnsDiscoveryFactory,
+  type DnsDiscoveryOptions,
+  type DnsResolution,
+  parseDnsOptions,
+} from "./dns.ts";
 export { NatsDiscoveryError, type NatsDiscoveryErrorCode } from "./nats_connect.ts";
 export { ConfigError, type ConfigIssue } from "../errors/mod.ts";
 export type { Clock, HostPort, TimerHandle } from "../transport/mod.ts";
 
+registerDiscovery("dns", dnsDiscoveryFactory);
 registerDiscovery("nats", natsDiscoveryFactory);
 registerDiscovery("static", staticDiscoveryFactory);
 export { ClusterError } from "../errors/mod.ts";

@@ -7,6 +7,7 @@ import type { Clock, HostPort, Network } from "../transport/mod.ts";
 import type { LogStore } from "./store.ts";
 import type { LogTuning } from "./tuning.ts";
 import type { RefusedInputError } from "./input_guard.ts";
+import type { LogLogger } from "./stats.ts";
 
 /**
  * How long `append` waits:
@@ -132,4 +133,6 @@ export interface ReplicatedLogOptions {
   readonly onPeerLost?: (peer: string, reason: string) => void;
   /** Refused peer input (see {@link RefusedInputError}), throttled per peer and reason. */
   readonly onError?: (err: RefusedInputError) => void;
+  /** Where refused peers and failed dials are written; default silent. */
+  readonly logger?: LogLogger;
 }

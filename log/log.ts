@@ -179,6 +179,7 @@ export class ReplicatedLog {
       data,
       minQuorum: options.minQuorum,
       onPeerLost: options.onPeerLost,
+      logger: options.logger,
     });
     return log;
   }

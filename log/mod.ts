@@ -45,7 +45,7 @@ export type { ReplicatedCache as ReplicatedLogCache } from "./cache.ts";
 export type { CacheChange, CacheWriteOptions } from "./cache.ts";
 export type { EntrySubscription } from "./subscription.ts";
 export { QuorumError, quorumNeeded } from "./quorum.ts";
-export type { InputRefusal, LogStats, RejectReason } from "./stats.ts";
+export type { InputRefusal, LogLogger, LogStats, RejectReason } from "./stats.ts";
 export { MemoryLogStore, StoreError } from "./store.ts";
 export { FileLogStore } from "./file_store.ts";
 export type { FileLogStoreOptions, FsyncPolicy, RecoveryReport } from "./file_store.ts";

@@ -34,7 +34,7 @@ import {
 } from "./messages.ts";
 import type { QuorumTracker } from "./quorum.ts";
 import { ReceiveWatch, ReplyBudget, rewindStale } from "./peer_bounds.ts";
-import type { LogStats, RejectReason } from "./stats.ts";
+import type { LogLogger, LogStats, RejectReason } from "./stats.ts";
 import { type LogLimits, type LogTuning, MAX_PLAUSIBLE_SEQ } from "./tuning.ts";
 
 /** The log data a connection reads and feeds. */
@@ -70,6 +70,8 @@ export interface SessionHost {
   readonly clock: Clock;
   /** Counters to bump. */
   readonly stats: LogStats;
+  /** Where refusals and failures are written. */
+  readonly logger: LogLogger;
   /** Acks of own entries go here. */
   readonly quorum: QuorumTracker;
   /** The log. */
@@ -200,7 +202,7 @@ export class PeerSession {
     const h = this.#host;
     this.#timer = h.clock.setTimeout(() => {
       this.#timer = undefined;
-      if (this.#state === "hello") this.reject("handshake-timeout");
+      if (this.#state === "hello") this.reject("handshake-timeout", "no Hello in time");
     }, h.tuning.connectTimeoutMs);
     this.#send(
       FrameType.Hello,
@@ -237,9 +239,14 @@ export class PeerSession {
   }
 
   /** Cuts the connection for `reason` and counts it. */
-  reject(reason: RejectReason): void {
+  reject(reason: RejectReason, detail = ""): void {
     if (this.#state === "closed") return;
     this.#host.stats.rejectedPeers[reason]++;
+    this.#host.logger.warn("refused a replication peer", {
+      peer: this.#peer || this.#expected || "(before hello)",
+      reason,
+      detail,
+    });
     this.close();
   }
 
@@ -274,9 +281,16 @@ export class PeerSession {
         }
       }
     } catch (err) {
-      if (err instanceof PeerRejected || err instanceof FrameError) this.reject(err.reason);
-      else if (err instanceof DecodeError) this.reject("garbage");
-      // anything else (a store failure, a write on a dead socket) just ends the connection
+      if (err instanceof PeerRejected || err instanceof FrameError) {
+        this.reject(err.reason, err.message);
+      } else if (err instanceof DecodeError) this.reject("garbage", err.message);
+      else {
+        // anything else (a store failure, a write on a dead socket) just ends the connection
+        this.#host.logger.debug("replication connection ended", {
+          peer: this.#peer || this.#expected || "(before hello)",
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
     } finally {
       this.close();
     }

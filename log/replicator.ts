@@ -19,7 +19,7 @@ import type { Clock, HostPort, Network, Stream, TimerHandle, Transport } from ".
 import { FrameCache } from "./frame_cache.ts";
 import { PeerSession, type ReplicaData, type SessionHost } from "./peer.ts";
 import { QuorumTracker } from "./quorum.ts";
-import type { LogStats } from "./stats.ts";
+import { type LogLogger, type LogStats, silentLogLogger } from "./stats.ts";
 import { type LogLimits, logLimits, type LogTuning } from "./tuning.ts";
 
 /** A peer of the replicated log: its node name and the address of its log listener. */
@@ -54,6 +54,8 @@ export interface ReplicatorOptions {
   readonly minQuorum?: number;
   /** A listed peer's connection ended without this node closing it, or its port refused. */
   readonly onPeerLost?: (peer: string, reason: string) => void;
+  /** Where refusals and failures are written; default silent. */
+  readonly logger?: LogLogger;
 }
 
 /**
@@ -83,6 +85,8 @@ export class Replicator implements SessionHost {
   readonly stats: LogStats;
   /** Acks of own entries. */
   readonly quorum: QuorumTracker;
+  /** Where refusals and failures are written. */
+  readonly logger: LogLogger;
   /** The log data. */
   readonly data: ReplicaData;
   /** Entries frames shared by the connections. */
@@ -108,6 +112,7 @@ export class Replicator implements SessionHost {
     this.clock = options.clock;
     this.stats = options.stats;
     this.data = options.data;
+    this.logger = options.logger ?? silentLogLogger;
     this.quorum = new QuorumTracker(this.origin, options.clock, {
       self: options.name,
       minimum: options.minQuorum,
@@ -310,6 +315,11 @@ export class Replicator implements SessionHost {
       (err: unknown) => {
         this.#dialing.delete(name);
         this.stats.dialFailures++;
+        this.logger.debug("dial failed", {
+          peer: name,
+          address: `${address.host}:${address.port}`,
+          error: err instanceof Error ? err.message : String(err),
+        });
         const code = (err as { code?: unknown } | null)?.code;
         if (code === "ECONNREFUSED") this.#peerLost(name, "log port refused the connection");
       },

@@ -60,6 +60,25 @@ export const INPUT_REFUSALS: readonly InputRefusal[] = [
 ];
 
 /**
+ * Where the log writes what it refuses or fails at, with structured fields (message first,
+ * then fields: the call shape of `console` and winston; pino takes fields first, so wrap it).
+ *
+ * @example
+ * ```ts
+ * const logger: LogLogger = { debug() {}, warn: (m, f) => console.warn(m, f) };
+ * ```
+ */
+export interface LogLogger {
+  /** Routine detail (a dial that failed, a connection that ended). */
+  debug(message: string, fields?: Record<string, unknown>): void;
+  /** A peer refused for a protocol violation, or another anomaly the node survived. */
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** The logger that writes nothing. */
+export const silentLogLogger: LogLogger = { debug() {}, warn() {} };
+
+/**
  * Counters since the log was created; they only grow (except `connections`).
  *
  * @example

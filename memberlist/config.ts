@@ -172,6 +172,13 @@ export interface MemberlistDelegate {
   mergeRemoteState?(buf: Uint8Array, join: boolean): void;
   /** Receives user messages (reliable or packet). */
   notifyMsg?(buf: Uint8Array): void;
+  /**
+   * A member announced a name already known at another address (two nodes started with one
+   * name): `existing` is the member as known here (this node itself when it is our own name),
+   * `other` where the newcomer claims it. Called on every such announcement (memberlist's
+   * ConflictDelegate); the newcomer is not admitted.
+   */
+  notifyConflict?(existing: Member, other: { name: string; address: HostPort }): void;
 }
 
 /**

@@ -33,6 +33,7 @@ import { Prober } from "./probe.ts";
 import { StreamService } from "./push_pull.ts";
 import { TransmitLimitedQueue } from "./queue.ts";
 import { PacketSender } from "./send.ts";
+import { reportConflict } from "./conflict.ts";
 import { MemberTable, type NodeRecord, NodeStateCode, recordAddress, toMember } from "./state.ts";
 import { TimerSet } from "./timers.ts";
 import { Reconnector } from "./reconnect.ts";
@@ -67,6 +68,8 @@ export class Memberlist {
   readonly name: string;
   /** Advertised gossip address. */
   readonly address: HostPort;
+  /** Bound gossip address (UDP and TCP; port 0 resolved). */
+  readonly bound: HostPort;
   #core: Core;
   #sender: PacketSender;
   #prober: Prober;
@@ -88,6 +91,7 @@ export class Memberlist {
     this.#transport = transport;
     this.name = core.name;
     this.address = core.advertise;
+    this.bound = transport.address;
     this.#sender = new PacketSender(core);
     this.#streams = new StreamService(core);
     this.#reconnect = new Reconnector(core, (to) => this.#streams.pushPull(to, true));
@@ -232,6 +236,7 @@ export class Memberlist {
         self.#emit(ev, rec);
       },
       warn: (msg, data) => logger.warn(msg, data),
+      onConflict: (rec, theirs) => reportConflict(core, rec, theirs),
       onRefute: () => counters.inc("refutations"),
       onDegradedTimeout: () => counters.inc("degradedTimeouts"),
       sendDirect: (addr, port, msg) => {

@@ -57,6 +57,7 @@
  * @module
  */
 export { Memberlist } from "./memberlist.ts";
+export { pickAdvertiseHost } from "./advertise.ts";
 export type {
   BindOptions,
   Clock,

@@ -202,11 +202,15 @@ export class MemberTable {
       if (rec.state === NodeStateCode.left || (rec.state === NodeStateCode.dead && canReclaim)) {
         updatesNode = true;
       } else {
-        env.warn("conflicting address", {
-          node: a.node,
-          mine: `${rec.host}:${rec.port}`,
-          theirs: `${safeIp(a.addr)}:${a.port}`,
-        });
+        const theirs = { host: safeIp(a.addr), port: a.port };
+        if (env.onConflict !== undefined) env.onConflict(rec, theirs);
+        else {
+          env.warn("conflicting address", {
+            node: a.node,
+            mine: `${rec.host}:${rec.port}`,
+            theirs: `${theirs.host}:${theirs.port}`,
+          });
+        }
         return;
       }
     }

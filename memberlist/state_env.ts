@@ -29,6 +29,8 @@ export interface StateEnv {
   emit(event: "join" | "update" | "suspect" | "dead" | "left", rec: NodeRecord): void;
   /** Warning sink. */
   warn(msg: string, data?: object): void;
+  /** An alive claims a known name from another address (memberlist's NotifyConflict). */
+  onConflict?(existing: NodeRecord, theirs: { host: string; port: number }): void;
   /** Called after every refutation (for counters). */
   onRefute?(): void;
   /** Called when a suspicion timed out with fewer confirmations than wanted. */

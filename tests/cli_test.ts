@@ -266,3 +266,198 @@ describe("CLI", () => {
     assert.ok(!r.stdout.includes("\u001b["), "no terminal escapes when not a terminal");
   });
 });
+
+/** Runs the CLI to its end; both streams apart. */
+async function runCliFull(
+  args: string[],
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { cmd, args: pre } = cliCommand();
+  const proc = spawn(cmd, [...pre, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  proc.stdout.on("data", (d) => (stdout += d));
+  proc.stderr.on("data", (d) => (stderr += d));
+  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => proc.on("exit", (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** The CLI's own lines on stderr (Deno or Node may add none of theirs for a clean exit). */
+const oneLine = (stderr: string) => {
+  const lines = stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `one line, got: ${stderr}`);
+  assert.ok(!/TypeError|\n\s+at /.test(stderr), `no stack: ${stderr}`);
+  return lines[0];
+};
+
+describe("CLI help and errors", () => {
+  it("--help and help print the usage and exit 0", async () => {
+    for (const args of [["--help"], ["-h"], ["help"]]) {
+      const r = await runCliFull(args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^usage: response-cluster <command>/);
+      assert.match(r.stdout, /agent --config <file> +run one node/);
+    }
+  });
+
+  it("<command> --help prints that command's usage and exits 0; demo --help runs no demo", async () => {
+    const agent = await runCliFull(["agent", "--help"]);
+    assert.equal(agent.code, 0, agent.stderr);
+    assert.match(agent.stdout, /^usage: response-cluster agent --config/);
+    assert.match(agent.stdout, /GET {2}\/readyz/);
+    const members = await runCliFull(["members", "--help"]);
+    assert.equal(members.code, 0);
+    assert.match(members.stdout, /^usage: response-cluster members/);
+    const started = Date.now();
+    const demo = await runCliFull(["demo", "--help"]);
+    assert.equal(demo.code, 0);
+    assert.match(demo.stdout, /^usage: response-cluster demo/);
+    assert.ok(!/joined:|summary:/.test(demo.stdout), "the demo did not run");
+    assert.ok(Date.now() - started < 20_000, "returns at once, not after a demo");
+    const topic = await runCliFull(["help", "agent"]);
+    assert.match(topic.stdout, /^usage: response-cluster agent/);
+  });
+
+  it("members against no agent: one line that says to start one, exit 1", async () => {
+    const { freePort } = await import("../testing/nats_server.ts");
+    const port = await freePort();
+    const r = await runCliFull(["members", "--control", `127.0.0.1:${port}`]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      oneLine(r.stderr),
+      `response-cluster: no agent answers on 127.0.0.1:${port}: start one with \`response-cluster agent --config <file>\``,
+    );
+  });
+
+  it("wrong usage is one line pointing at --help, exit 2", async () => {
+    const cases: [string[], RegExp][] = [
+      [
+        ["agent"],
+        /^response-cluster: agent: --config <file.json\|file.hcl> is required \(see `response-cluster agent --help`\)$/,
+      ],
+      [["agent", "--config"], /agent: --config needs a value/],
+      [
+        ["agent", "--config", "x.json", "--nmae", "a"],
+        /agent: unknown option --nmae \(see `response-cluster agent --help`\)/,
+      ],
+      [["members", "extra"], /members: unexpected argument "extra"/],
+      [
+        ["frobnicate"],
+        /^response-cluster: unknown command "frobnicate" \(see `response-cluster --help`\)$/,
+      ],
+    ];
+    for (const [args, expected] of cases) {
+      const r = await runCliFull(args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(oneLine(r.stderr), expected);
+    }
+    const none = await runCliFull([]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /^usage: response-cluster/);
+  });
+
+  it("a config file that is not there: one line, exit 1", async () => {
+    const r = await runCliFull(["agent", "--config", "/nonexistent/cluster.json"]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      oneLine(r.stderr),
+      "response-cluster: cannot read the config file /nonexistent/cluster.json (ENOENT): check the path",
+    );
+  });
+
+  it("the agent serves /metrics, /healthz and /readyz", async () => {
+    const d = await mkdtemp(join(tmpdir(), "cli-health-"));
+    await writeFile(
+      join(d, "c.json"),
+      JSON.stringify({
+        cluster: {
+          environment: "local",
+          bind_address: "127.0.0.1",
+          bind_port: 0,
+          memberlist_bind_address: "127.0.0.1",
+          memberlist_bind_port: 0,
+        },
+      }),
+    );
+    const agent = startCli(["agent", "--config", join(d, "c.json"), "--control", "127.0.0.1:0"]);
+    try {
+      const ready = await agent.waitFor((e) => e.event === "ready");
+      const base = `http://${ready.control}`;
+      const metrics = await fetch(`${base}/metrics`);
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+      const text = await metrics.text();
+      assert.match(text, /^# TYPE response_cluster_log_entries_appended_total counter$/m);
+      assert.match(text, /^response_cluster_members\{state="alive"\} 1$/m);
+      assert.match(text, /^response_cluster_ready 1$/m);
+      const healthz = await fetch(`${base}/healthz`);
+      assert.equal(healthz.status, 200);
+      assert.deepEqual(await healthz.json(), { live: true, ready: true, reasons: [] });
+      const readyz = await fetch(`${base}/readyz`);
+      assert.equal(readyz.status, 200);
+      await readyz.body?.cancel();
+      agent.proc.kill("SIGTERM");
+      const code = await agent.exited;
+      assert.ok(code === 0 || (isDeno && code === null), `exit ${code}`);
+      assert.ok(agent.events.some((e) => e.event === "stopped"), "left, then stopped");
+    } finally {
+      if (agent.proc.exitCode === null) agent.proc.kill("SIGKILL");
+      await agent.exited;
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+
+  it("an agent that must join answers 503 on /readyz until it has", async () => {
+    const d = await mkdtemp(join(tmpdir(), "cli-ready-"));
+    await writeFile(
+      join(d, "c.json"),
+      JSON.stringify({
+        cluster: {
+          environment: "local",
+          bind_address: "127.0.0.1",
+          bind_port: 0,
+          memberlist_bind_address: "127.0.0.1",
+          memberlist_bind_port: 0,
+          members: ["127.0.0.1:1"],
+        },
+      }),
+    );
+    const agent = startCli(["agent", "--config", join(d, "c.json"), "--control", "127.0.0.1:0"]);
+    try {
+      const ready = await agent.waitFor((e) => e.event === "ready");
+      const readyz = await fetch(`http://${ready.control}/readyz`);
+      assert.equal(readyz.status, 503);
+      const body = await readyz.json() as { ready: boolean; reasons: string[] };
+      assert.equal(body.ready, false);
+      assert.match(body.reasons[0], /not joined yet/);
+      const healthz = await fetch(`http://${ready.control}/healthz`);
+      assert.equal(healthz.status, 200, "live even when not ready");
+      await healthz.body?.cancel();
+    } finally {
+      agent.proc.kill("SIGTERM");
+      await agent.exited;
+    }
+    // a single replica told it needs only itself is ready at once
+    const solo = startCli([
+      "agent",
+      "--config",
+      join(d, "c.json"),
+      "--control",
+      "127.0.0.1:0",
+      "--ready-members",
+      "1",
+    ]);
+    try {
+      const ready = await solo.waitFor((e) => e.event === "ready");
+      const readyz = await fetch(`http://${ready.control}/readyz`);
+      assert.equal(readyz.status, 200);
+      await readyz.body?.cancel();
+    } finally {
+      solo.proc.kill("SIGTERM");
+      await solo.exited;
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+});

@@ -86,7 +86,11 @@ describe("cluster() edge cases", () => {
   it("isolated mode: no stanza binds nothing and the API still works", async () => {
     const node = await cluster(undefined, { name: "solo" });
     try {
-      assert.deepEqual(node.addresses, { memberlist: undefined, log: undefined });
+      assert.deepEqual(node.addresses, {
+        memberlist: undefined,
+        log: undefined,
+        bound: { memberlist: undefined, log: undefined },
+      });
       await node.log.append(text.encode("x"));
       await node.cache.set("k", text.encode("v"));
       assert.equal(untext.decode(node.cache.get("k")!), "v");

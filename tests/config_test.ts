@@ -270,3 +270,58 @@ describe("presets", () => {
     });
   });
 });
+
+describe("advertise keys", () => {
+  const issues = (stanza: Record<string, unknown>) => {
+    try {
+      parseClusterConfig({ environment: "lan", ...stanza });
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return err.issues.map((i) => `${i.path}: ${i.message}`);
+    }
+    return [];
+  };
+
+  it("accepts IP literals and ports, and keeps them", () => {
+    const c = parseClusterConfig({
+      environment: "lan",
+      advertise_address: "203.0.113.7",
+      advertise_port: 13322,
+      advertise_log_address: "node-1.example.internal",
+      advertise_log_port: 13320,
+    })!;
+    assert.equal(c.advertise_address, "203.0.113.7");
+    assert.equal(c.advertise_port, 13322);
+    assert.equal(c.advertise_log_address, "node-1.example.internal");
+    assert.equal(c.advertise_log_port, 13320);
+    assert.equal(
+      parseClusterConfig({ environment: "lan", advertise_address: "fd00::5" })!
+        .advertise_address,
+      "fd00::5",
+    );
+    assert.equal(parseClusterConfig({ environment: "lan" })!.advertise_address, undefined);
+  });
+
+  it("names each wrong key, all at once", () => {
+    assert.deepEqual(
+      issues({
+        advertise_address: "node-1.example.internal",
+        advertise_port: 0,
+        advertise_log_address: "0.0.0.0",
+        advertise_log_port: 70000,
+      }),
+      [
+        'cluster.advertise_address: expected an IPv4/IPv6 literal (gossip carries addresses as IPs), got "node-1.example.internal"',
+        "cluster.advertise_port: expected an integer 1-65535, got 0",
+        "cluster.advertise_log_address: expected the address peers dial, not a wildcard",
+        "cluster.advertise_log_port: expected an integer 1-65535, got 70000",
+      ],
+    );
+    assert.deepEqual(issues({ advertise_address: "::" }), [
+      "cluster.advertise_address: expected the address peers dial, not a wildcard",
+    ]);
+    assert.deepEqual(issues({ advertise_adress: "10.0.0.1" }), [
+      'cluster.advertise_adress: unknown key "advertise_adress" (did you mean "advertise_address"?)',
+    ]);
+  });
+});

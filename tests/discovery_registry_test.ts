@@ -89,7 +89,7 @@ describe("discovery registry", () => {
   });
 
   it("lists the built-ins and the third-party plugin", () => {
-    assert.deepEqual(registeredDiscoveryNames(), ["nats", "static", "test-directory"]);
+    assert.deepEqual(registeredDiscoveryNames(), ["dns", "nats", "static", "test-directory"]);
     assert.ok(getDiscovery("nats") !== undefined);
     assert.equal(getDiscovery("nope"), undefined);
   });
@@ -133,7 +133,7 @@ describe("discovery registry", () => {
 
   it("rejects an unknown plugin, listing the registered names", () => {
     assert.deepEqual(configIssues(() => parseAutojoin({ consul: { url: "x" } })), [
-      'cluster.autojoin.consul: unknown discovery plugin "consul" (registered: nats, static, test-directory)',
+      'cluster.autojoin.consul: unknown discovery plugin "consul" (registered: dns, nats, static, test-directory)',
     ]);
   });
 
