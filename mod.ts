@@ -29,6 +29,7 @@ export type {
 } from "./cluster/types.ts";
 export { ConfigError, parseClusterConfig } from "./cluster/config.ts";
 export type { ClusterConfig, ConfigIssue, Environment } from "./cluster/config.ts";
+export type { SecurityConfig, SecurityState, TlsConfig } from "./cluster/security.ts";
 export { presets } from "./presets/mod.ts";
 export type { Preset } from "./presets/mod.ts";
 export { Keyring } from "./memberlist/mod.ts";

@@ -16,6 +16,7 @@ import type {
 import { type ClusterConfig, parseClusterConfig } from "./config.ts";
 import { presets } from "../presets/mod.ts";
 import { decodeNodeMeta, encodeNodeMeta, type NodeMeta } from "./node_meta.ts";
+import { logSecurity, openPortsWarning, type SecurityState, stanzaKeys } from "./security.ts";
 import { Keyring, type Member, Memberlist } from "../memberlist/mod.ts";
 import { type LogStore, ReplicatedLog, type ReplicatedLogCache } from "../log/mod.ts";
 import {
@@ -59,6 +60,8 @@ export class Cluster {
   readonly cache: ReplicatedLogCache;
   /** The keyring in use (rotate keys through it), or `undefined` without encryption. */
   readonly keyring: Keyring | undefined;
+  /** How the gossip and log ports are protected (also in `stats().security`). */
+  readonly security: SecurityState;
   #memberlist: Memberlist | undefined;
   #discovery: Discovery | undefined;
   #abort = new AbortController();
@@ -75,6 +78,7 @@ export class Cluster {
     log: ReplicatedLog;
     memberlist: Memberlist | undefined;
     keyring: Keyring | undefined;
+    security?: SecurityState;
     logger: Logger;
     clock: Clock;
   }) {
@@ -84,6 +88,8 @@ export class Cluster {
     this.cache = parts.log.cache;
     this.#memberlist = parts.memberlist;
     this.keyring = parts.keyring;
+    this.security = parts.security ??
+      { gossip: "open", log: "open", verifyIncoming: true, verifyOutgoing: true };
     this.#logger = parts.logger;
     this.#clock = parts.clock;
   }
@@ -118,7 +124,12 @@ export class Cluster {
   stats(): ClusterStats {
     const members = { alive: 0, suspect: 0, dead: 0, left: 0 };
     for (const m of this.members()) members[m.state]++;
-    return { memberlist: this.#memberlist?.counters(), log: this.log.stats(), members };
+    return {
+      memberlist: this.#memberlist?.counters(),
+      log: this.log.stats(),
+      members,
+      security: this.security,
+    };
   }
 
   /**
@@ -378,6 +389,22 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
   if (config.members) discovery = staticDiscovery({ members: [...config.members] });
   else if (config.autojoin) discovery = createDiscovery(config.autojoin);
 
+  // one keyring protects gossip and the log: the app's, or the stanza's encrypt/encrypt_file
+  const stanzaKeyring = stanzaKeys(config);
+  const keyring: Keyring | undefined = options.keyring instanceof Keyring
+    ? options.keyring
+    : options.keyring
+    ? await Keyring.create(options.keyring)
+    : stanzaKeyring
+    ? await Keyring.create(stanzaKeyring)
+    : undefined;
+  const security = logSecurity(config, keyring);
+  const state: SecurityState = {
+    gossip: keyring ? "keyed" : "open",
+    log: security?.mode ?? "open",
+    verifyIncoming: keyring === undefined || config.encrypt_verify_incoming,
+    verifyOutgoing: keyring === undefined || config.encrypt_verify_outgoing,
+  };
   let log: ReplicatedLog;
   try {
     log = await ReplicatedLog.create({
@@ -389,18 +416,13 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
       bind: { host: config.bind_address, port: config.bind_port },
       tuning: preset.log,
       store: options.store,
+      security,
     });
   } catch (err) {
     throw bindError("bind_port", config.bind_address, config.bind_port, err);
   }
   let memberlist: Memberlist;
-  let keyring: Keyring | undefined;
   try {
-    keyring = options.keyring instanceof Keyring
-      ? options.keyring
-      : options.keyring
-      ? await Keyring.create(options.keyring)
-      : undefined;
     const meta = encodeNodeMeta({
       environment: config.environment,
       logHost: wildcard(config.bind_address) ? "" : config.bind_address,
@@ -415,6 +437,8 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
         bind: { host: config.memberlist_bind_address, port: config.memberlist_bind_port },
         tuning: preset.memberlist,
         keyring,
+        gossipVerifyIncoming: config.encrypt_verify_incoming,
+        gossipVerifyOutgoing: config.encrypt_verify_outgoing,
         meta,
       });
     } catch (err) {
@@ -429,7 +453,22 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
     await log.close();
     throw err;
   }
-  const node = new Cluster({ name, config, log, memberlist, keyring, logger, clock });
+  const node = new Cluster({
+    name,
+    config,
+    log,
+    memberlist,
+    keyring,
+    security: state,
+    logger,
+    clock,
+  });
+  const warning = openPortsWarning(
+    state,
+    { host: config.bind_address, address: formatHostPort(log.address!) },
+    { host: config.memberlist_bind_address, address: formatHostPort(memberlist.address) },
+  );
+  if (warning !== undefined) logger.warn(warning);
   try {
     await node.start(discovery);
   } catch (err) {

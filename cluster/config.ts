@@ -12,14 +12,19 @@ import { ConfigError, type ConfigIssue } from "../errors/mod.ts";
 import { parseAutojoin } from "../discovery/mod.ts";
 import { AddressError, formatHostPort, parseHostPort } from "../transport/address.ts";
 import type { HostPort } from "../transport/types.ts";
+import { parseSecurity, SECURITY_KEYS, type SecurityConfig } from "./security.ts";
 
 export { ConfigError, type ConfigIssue };
 
 /** The tuning preset a cluster runs with; every member must use the same one. */
 export type Environment = "local" | "lan" | "wan";
 
-/** The validated stanza, defaults applied. Keys are spelled as in the config file. */
-export interface ClusterConfig {
+/**
+ * The validated stanza, defaults applied. Keys are spelled as in the config file; the
+ * security keys (`encrypt`, `encrypt_file`, `encrypt_verify_*`, `tls`) are in
+ * {@link SecurityConfig}.
+ */
+export interface ClusterConfig extends SecurityConfig {
   /** Tuning preset: `local`, `lan` or `wan`. */
   readonly environment: Environment;
   /** Address of the append-only log listener (TCP). Default `"0.0.0.0"`. */
@@ -49,6 +54,7 @@ const KNOWN_KEYS = [
   "memberlist_bind_port",
   "members",
   "autojoin",
+  ...SECURITY_KEYS,
 ] as const;
 
 const HOST_NAME =
@@ -195,6 +201,8 @@ export function parseClusterConfig(input: unknown): ClusterConfig | undefined {
     }
   }
 
+  const security = parseSecurity(record, issues);
+
   if (result.success) {
     const o = result.output;
     if (
@@ -219,6 +227,7 @@ export function parseClusterConfig(input: unknown): ClusterConfig | undefined {
     memberlist_bind_port: o.memberlist_bind_port,
     ...(members ? { members } : {}),
     ...(autojoin ? { autojoin } : {}),
+    ...security,
   };
 }
 

@@ -21,6 +21,7 @@ import { systemClock } from "../transport/clock.ts";
 import type { Clock, HostPort, Network } from "../transport/types.ts";
 import { type AppendOptions, type AppendResult, LogClosedError, type ReadOptions } from "./api.ts";
 import { LwwState, ReplicatedCache } from "./cache.ts";
+import type { LogSecurity } from "./connection_guard.ts";
 import { type Entry, validateEntry } from "./entry.ts";
 import { HybridClock } from "./hlc.ts";
 import type { ReplicaData } from "./peer.ts";
@@ -59,6 +60,8 @@ export interface ReplicatedLogOptions {
   readonly store?: LogStore;
   /** Default deadline of quorum appends in ms; default 5000. */
   readonly quorumTimeoutMs?: number;
+  /** Keyed (a keyring) or mutual-TLS protection of the log port; default none (open). */
+  readonly security?: LogSecurity;
 }
 
 /** Which seqs of a group commit the store took (`error`: why the others were refused). */
@@ -182,6 +185,7 @@ export class ReplicatedLog {
       tuning,
       stats: log.#stats,
       data,
+      security: options.security,
     });
     return log;
   }

@@ -104,6 +104,9 @@ export class PeerSession {
   readonly outbound: boolean;
   #host: SessionHost;
   #expected: string | undefined;
+  // keyed: the name the peer proved in the handshake (its Hello must say the same)
+  #authenticated: string | undefined;
+  #heard = 0;
   #peer = "";
   #state: SessionState = "hello";
   #decoder: FrameDecoder;
@@ -125,9 +128,17 @@ export class PeerSession {
    * @param host the owning replicator
    * @param stream the connection (owned from now on)
    * @param expectedName name of the dialed peer (outbound only)
+   * @param authenticatedName name the peer proved in a keyed handshake
    */
-  constructor(host: SessionHost, stream: Stream, expectedName?: string) {
+  constructor(
+    host: SessionHost,
+    stream: Stream,
+    expectedName?: string,
+    authenticatedName?: string,
+  ) {
     this.#host = host;
+    this.#authenticated = authenticatedName;
+    this.#heard = host.clock.now();
     this.stream = stream;
     this.outbound = expectedName !== undefined;
     this.#expected = expectedName;
@@ -147,6 +158,11 @@ export class PeerSession {
   /** Handshake done and accepted by the host. */
   get isOpen(): boolean {
     return this.#registered && this.#state === "open";
+  }
+
+  /** When the peer last sent anything (clock ms); a live peer sends a digest every sync. */
+  get lastHeard(): number {
+    return this.#heard;
   }
 
   /** Name this side dialed (outbound only). */
@@ -205,6 +221,7 @@ export class PeerSession {
         const chunk = await this.stream.read();
         if (chunk === null || (this.#state as SessionState) === "closed") break;
         stats.bytesIn += chunk.length;
+        this.#heard = this.#host.clock.now();
         for (const frame of this.#decoder.push(chunk)) {
           if ((this.#state as SessionState) === "closed") break;
           stats.framesIn++;
@@ -232,6 +249,9 @@ export class PeerSession {
         throw new PeerRejected("environment", hello.environment);
       }
       if (hello.name === h.name || hello.name === "") throw new PeerRejected("self", "own name");
+      if (this.#authenticated !== undefined && hello.name !== this.#authenticated) {
+        throw new PeerRejected("name", `proved ${this.#authenticated}, says ${hello.name}`);
+      }
       if (this.#expected !== undefined && hello.name !== this.#expected) {
         throw new PeerRejected("name", `dialed ${this.#expected}, reached ${hello.name}`);
       }

@@ -17,6 +17,7 @@ import type {
   TimerHandle,
   Transport,
 } from "../transport/types.ts";
+import { ConnectionGuard, type LogSecurity } from "./connection_guard.ts";
 import { FrameCache } from "./frame_cache.ts";
 import { PeerSession, type ReplicaData, type SessionHost } from "./peer.ts";
 import { QuorumTracker } from "./quorum.ts";
@@ -51,6 +52,8 @@ export interface ReplicatorOptions {
   readonly stats: LogStats;
   /** The log data. */
   readonly data: ReplicaData;
+  /** Keyed or TLS protection of the log port; default none (open). */
+  readonly security?: LogSecurity;
 }
 
 /**
@@ -83,6 +86,7 @@ export class Replicator implements SessionHost {
   /** Entries frames shared by the connections. */
   readonly frames: FrameCache = new FrameCache();
   #transport: Transport;
+  #guard: ConnectionGuard | undefined;
   #peers = new Map<string, HostPort>();
   #sessions = new Map<string, PeerSession>();
   #all = new Set<PeerSession>();
@@ -101,6 +105,15 @@ export class Replicator implements SessionHost {
     this.data = options.data;
     this.quorum = new QuorumTracker(this.origin, options.clock);
     this.#transport = transport;
+    if (options.security !== undefined) {
+      this.#guard = new ConnectionGuard(options.security, {
+        name: this.name,
+        environment: this.environment,
+        clock: this.clock,
+        stats: this.stats,
+        connectTimeoutMs: this.tuning.connectTimeoutMs,
+      });
+    }
   }
 
   /** Binds the listener (streams only) and starts the sync timer. */
@@ -174,12 +187,23 @@ export class Replicator implements SessionHost {
   opened(session: PeerSession): boolean {
     if (this.#closed) return false;
     const peer = session.peer;
+    // sessions are bound to members: a name the membership does not list is refused
+    if (!this.#peers.has(peer)) {
+      this.stats.rejectedPeers["not-member"]++;
+      return false;
+    }
     const existing = this.#sessions.get(peer);
     if (existing !== undefined && existing !== session) {
-      // one connection per pair: prefer the one the smaller name dialed; between two of the
-      // same direction the newer wins (the old one is most likely dead and unnoticed)
+      // one connection per pair: prefer the one the smaller name dialed; a second session
+      // never replaces a live one (a live peer sends a digest every sync interval), only one
+      // that has gone silent (most likely dead and unnoticed)
       const proper = (s: PeerSession): boolean => s.outbound === (this.name < peer);
-      if (proper(existing) && !proper(session)) return false;
+      const silentMs = 3 * this.tuning.syncIntervalMs + this.tuning.connectTimeoutMs;
+      const live = this.clock.now() - existing.lastHeard < silentMs;
+      if ((proper(existing) && !proper(session)) || live) {
+        this.stats.rejectedPeers.duplicate++;
+        return false;
+      }
       this.#sessions.delete(peer);
       existing.close();
     }
@@ -204,7 +228,20 @@ export class Replicator implements SessionHost {
       stream.close();
       return;
     }
-    const s = new PeerSession(this, stream);
+    if (this.#guard === undefined) return this.#startSession(stream);
+    // keyed or TLS: the handshake first (counted when refused)
+    void this.#guard.accept(stream).then((a) => {
+      if (a !== undefined) this.#startSession(a.stream, undefined, a.peer);
+    });
+  }
+
+  #startSession(stream: Stream, dialed?: string, authenticated?: string): void {
+    if (this.#closed || (dialed !== undefined && !this.#peers.has(dialed))) {
+      if (dialed !== undefined) this.#dialing.delete(dialed);
+      stream.close();
+      return;
+    }
+    const s = new PeerSession(this, stream, dialed, authenticated);
     this.#all.add(s);
     s.start();
   }
@@ -226,9 +263,11 @@ export class Replicator implements SessionHost {
           stream.close();
           return;
         }
-        const s = new PeerSession(this, stream, name);
-        this.#all.add(s);
-        s.start();
+        if (this.#guard === undefined) return this.#startSession(stream, name);
+        void this.#guard.dial(stream, name).then((a) => {
+          if (a === undefined) this.#dialing.delete(name);
+          else this.#startSession(a.stream, name, a.peer);
+        });
       },
       () => {
         this.#dialing.delete(name);
