@@ -25,6 +25,8 @@ describe("parseClusterConfig", () => {
       bind_port: 3320,
       memberlist_bind_address: "0.0.0.0",
       memberlist_bind_port: 3322,
+      encrypt_verify_incoming: true,
+      encrypt_verify_outgoing: true,
     });
   });
 
