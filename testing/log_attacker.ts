@@ -103,9 +103,9 @@ export class TamperProxy {
 
   /** Listens on 127.0.0.1:0 and forwards to `target`. */
   static start(target: HostPort, plan: Tamper[]): Promise<TamperProxy> {
-    let proxy: TamperProxy;
-    const server = createServer((client) => proxy.#onClient(client, target));
-    proxy = new TamperProxy(server, plan);
+    const server = createServer();
+    const proxy = new TamperProxy(server, plan);
+    server.on("connection", (client: Socket) => proxy.#onClient(client, target));
     return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(proxy)));
   }
 
