@@ -15,9 +15,9 @@ import { createCipheriv, createDecipheriv } from "node:crypto";
 import type { HostPort, Stream } from "../transport/types.ts";
 
 /** Largest plaintext of one record (larger writes are split). */
-export const MAX_RECORD_PLAINTEXT = 64 * 1024;
+export const MAX_RECORD_PLAINTEXT: number = 64 * 1024;
 /** GCM tag length. */
-export const TAG_BYTES = 16;
+export const TAG_BYTES: number = 16;
 const HEADER = 4;
 
 /** Why a sealed stream gave up on its peer. */
