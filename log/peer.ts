@@ -65,8 +65,8 @@ export interface SessionHost {
   readonly data: ReplicaData;
   /** Entries frames shared by the connections. */
   readonly frames: FrameCache;
-  /** Handshake done; false refuses the connection. */
-  opened(session: PeerSession): boolean;
+  /** Handshake done; false refuses the connection (a promise: decided a little later). */
+  opened(session: PeerSession): boolean | Promise<boolean>;
   /** The connection is gone (called once per session, opened or not). */
   closed(session: PeerSession): void;
 }
@@ -259,7 +259,8 @@ export class PeerSession {
       this.#state = "open";
       h.clock.clearTimeout(this.#timer);
       this.#timer = undefined;
-      if (!h.opened(this)) {
+      // frames wait (the read loop awaits this) until the host decides
+      if (!(await h.opened(this)) || (this.#state as SessionState) === "closed") {
         this.close();
         return;
       }

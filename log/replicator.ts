@@ -91,6 +91,8 @@ export class Replicator implements SessionHost {
   #sessions = new Map<string, PeerSession>();
   #all = new Set<PeerSession>();
   #dialing = new Set<string>();
+  // sessions whose authenticated name is not (yet) a member: name known → admit, else refuse
+  #awaiting = new Map<PeerSession, (member: boolean) => void>();
   #syncTimer: TimerHandle = undefined;
   #batchTimer: TimerHandle = undefined;
   #closed = false;
@@ -149,6 +151,7 @@ export class Replicator implements SessionHost {
     for (const p of peers) if (p.name !== this.name && p.name !== "") next.set(p.name, p.address);
     this.#peers = next;
     this.quorum.setMembers(next.keys());
+    for (const [s, settle] of [...this.#awaiting]) if (next.has(s.peer)) settle(true);
     for (const [name, s] of this.#sessions) if (!next.has(name)) s.close();
     for (const s of this.#all) {
       if (s.expectedName !== undefined && !next.has(s.expectedName)) s.close();
@@ -183,15 +186,30 @@ export class Replicator implements SessionHost {
     for (const s of this.#sessions.values()) s.kick();
   }
 
-  /** @internal SessionHost */
-  opened(session: PeerSession): boolean {
+  /**
+   * @internal SessionHost. Sessions are bound to members: a name the membership does not list
+   * waits up to the connect timeout for it (a joining member may be known to the dialer a
+   * moment before it is known here), then is refused.
+   */
+  opened(session: PeerSession): boolean | Promise<boolean> {
     if (this.#closed) return false;
+    if (this.#peers.has(session.peer)) return this.#admit(session);
+    return new Promise<boolean>((resolve) => {
+      const timer = this.clock.setTimeout(() => {
+        this.#awaiting.delete(session);
+        this.stats.rejectedPeers["not-member"]++;
+        resolve(false);
+      }, this.tuning.connectTimeoutMs);
+      this.#awaiting.set(session, (member) => {
+        this.clock.clearTimeout(timer);
+        this.#awaiting.delete(session);
+        resolve(member && !this.#closed && !session.isClosed && this.#admit(session));
+      });
+    });
+  }
+
+  #admit(session: PeerSession): boolean {
     const peer = session.peer;
-    // sessions are bound to members: a name the membership does not list is refused
-    if (!this.#peers.has(peer)) {
-      this.stats.rejectedPeers["not-member"]++;
-      return false;
-    }
     const existing = this.#sessions.get(peer);
     if (existing !== undefined && existing !== session) {
       // one connection per pair: prefer the one the smaller name dialed; a second session
@@ -217,6 +235,7 @@ export class Replicator implements SessionHost {
 
   /** @internal SessionHost */
   closed(session: PeerSession): void {
+    this.#awaiting.get(session)?.(false);
     this.#all.delete(session);
     if (session.expectedName !== undefined) this.#dialing.delete(session.expectedName);
     if (this.#sessions.get(session.peer) === session) this.#sessions.delete(session.peer);
@@ -293,6 +312,7 @@ export class Replicator implements SessionHost {
     this.clock.clearTimeout(this.#syncTimer);
     this.clock.clearTimeout(this.#batchTimer);
     this.#syncTimer = this.#batchTimer = undefined;
+    for (const settle of [...this.#awaiting.values()]) settle(false);
     for (const s of [...this.#all]) s.close();
     this.#sessions.clear();
     this.quorum.close();

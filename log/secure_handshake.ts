@@ -44,11 +44,11 @@ export interface LogKeys {
 }
 
 /** Why a handshake failed. */
-export type HandshakeFault = "unauthenticated" | "key" | "garbage" | "closed";
+export type HandshakeFault = "unauthenticated" | "key" | "name" | "garbage" | "closed";
 
 /** A failed handshake; `reason` says which counter it belongs to. */
 export class HandshakeError extends Error {
-  /** unauthenticated (plaintext peer), key (no shared key), garbage, closed (EOF). */
+  /** unauthenticated (plaintext peer), key (no shared key), name (not who was dialed), garbage, closed (EOF). */
   readonly reason: HandshakeFault;
   /**
    * Creates an instance.
@@ -218,7 +218,7 @@ export async function dialKeyed(
   void stream.write(message(1, hello(nc, ctx.name))).catch(() => {});
   const sh = parseHello(await readMessage(r, 2));
   if (sh.name !== expected) {
-    throw new HandshakeError("key", `dialed ${expected}, reached ${sh.name}`);
+    throw new HandshakeError("name", `dialed ${expected}, reached ${sh.name}`);
   }
   const t = transcript(ctx.environment, ctx.name, sh.name, nc, sh.nonce);
   void stream.write(message(3, mac(key, "client", t))).catch(() => {});

@@ -103,6 +103,18 @@ describe("keyed replication", () => {
     assert.deepEqual(a.connectedPeers().sort(), ["b", "c"]);
   });
 
+  it("a dialer that becomes a member here a moment later is admitted, not refused", async () => {
+    const [a, b] = await start(["a", "b"], () => keyed(fixed(k1)));
+    a.setPeers([{ name: "b", address: addr(b) }]);
+    await new Promise((r) => setTimeout(r, 300)); // a's handshake is done, b does not list a yet
+    b.setPeers([{ name: "a", address: addr(a) }]);
+    await waitFor(() => b.connectedPeers().length === 1, "b admits a");
+    await writeSome(a, 10);
+    await waitFor(() => converged([a, b], { a: 10 }), "replication");
+    assert.equal(b.stats().rejectedPeers["not-member"], 0);
+    assert.equal(b.stats().connectionsOpened, 1);
+  });
+
   it("a forged ack over plaintext never counts towards a quorum", async () => {
     const [a] = await start(["a"], () => keyed(fixed(k1)));
     // b and c are members that do not run: only a forger could ack
