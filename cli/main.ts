@@ -3,11 +3,13 @@
  * The `response-cluster` command.
  *
  *   agent --config <file.json|file.hcl> [--name N] [--control host:port] [--data-dir DIR]
+ *         [--encrypt <base64 key>]
  *       runs one node; prints JSON lines (`ready`, member and log events); leaves and exits on
  *       SIGINT/SIGTERM. `--data-dir` keeps the log in a FileLogStore (fsync always) so a
  *       restarted agent resumes it. The control endpoint (HTTP, default 127.0.0.1:3321) serves
  *       `GET /members`, `GET /heads` and `POST /append` (JSON `{ value, key?, ack?, timeout? }`,
- *       answered `{ origin, seq }` once acknowledged).
+ *       answered `{ origin, seq }` once acknowledged). `--encrypt` sets the stanza's `encrypt`
+ *       key (gossip and log); the stanza's `encrypt_file` keeps the key out of `ps`.
  *   members [--control host:port] [--json]
  *       asks a running agent for its member list and prints a table.
  *   demo
@@ -44,7 +46,11 @@ async function agent(args: string[]): Promise<number> {
     process.stderr.write("agent: --config <file.json|file.hcl> is required\n");
     return 2;
   }
-  const stanza = await readClusterStanza(configPath);
+  let stanza = await readClusterStanza(configPath);
+  const encrypt = flag(args, "--encrypt");
+  if (encrypt !== undefined && typeof stanza === "object" && stanza !== null) {
+    stanza = { ...stanza, encrypt };
+  }
   const dataDir = flag(args, "--data-dir");
   const node = await cluster(stanza, {
     name: flag(args, "--name"),
@@ -112,7 +118,12 @@ async function agent(args: string[]): Promise<number> {
     server.listen(control.port, control.host, () => resolve());
   });
   const controlPort = (server.address() as { port: number }).port;
-  print("ready", { name: node.name, ...node.addresses, control: `${control.host}:${controlPort}` });
+  print("ready", {
+    name: node.name,
+    ...node.addresses,
+    control: `${control.host}:${controlPort}`,
+    security: node.security,
+  });
 
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -180,6 +191,7 @@ async function main(args: string[]): Promise<number> {
     default:
       process.stderr.write(
         "usage: response-cluster agent --config <file> [--name N] [--control host:port] [--data-dir DIR]\n" +
+          "                              [--encrypt <base64 key>]\n" +
           "       response-cluster members [--control host:port] [--json]\n" +
           "       response-cluster demo\n",
       );
