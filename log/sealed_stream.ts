@@ -10,8 +10,6 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
-import { createCipheriv, createDecipheriv } from "node:crypto";
 import type { HostPort, Stream } from "../transport/types.ts";
 
 /** Largest plaintext of one record (larger writes are split). */
@@ -56,15 +54,28 @@ export class PrefixedStream implements Stream {
   }
 }
 
-function nonce(counter: number): Buffer {
-  const n = Buffer.alloc(12);
-  n.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 4);
-  n.writeUInt32BE(counter >>> 0, 8);
+function nonce(counter: number): Uint8Array<ArrayBuffer> {
+  const n = new Uint8Array(12);
+  const v = new DataView(n.buffer);
+  v.setUint32(4, Math.floor(counter / 0x1_0000_0000));
+  v.setUint32(8, counter >>> 0);
   return n;
 }
 
+const subtle = globalThis.crypto.subtle;
+const GCM = "AES-GCM";
+// WebCrypto wants ArrayBuffer-backed views; ours always are (never a SharedArrayBuffer)
+const view = (b: Uint8Array): Uint8Array<ArrayBuffer> => b as Uint8Array<ArrayBuffer>;
+
+/** Imports a 32-byte session key for AES-256-GCM. */
+export function importSessionKey(raw: Uint8Array): Promise<CryptoKey> {
+  return subtle.importKey("raw", view(raw.slice()), GCM, false, ["encrypt", "decrypt"]);
+}
+
 /**
- * A {@link Stream} whose bytes are sealed records on `inner`.
+ * A {@link Stream} whose bytes are sealed records on `inner`. WebCrypto does the AES-GCM (on
+ * Deno it is several times faster than node:crypto's, and it runs on Node and Bun alike);
+ * records are sealed and opened concurrently but written and delivered in counter order.
  *
  * @example
  * ```ts
@@ -75,33 +86,37 @@ function nonce(counter: number): Buffer {
 export class SealedStream implements Stream {
   readonly remote: HostPort;
   #inner: Stream;
-  #sendKey: Buffer;
-  #receiveKey: Buffer;
+  #sendKey: CryptoKey;
+  #receiveKey: CryptoKey;
   #sent = 0;
   #received = 0;
   #buf: Uint8Array;
+  // records being opened, in order
+  #opening: Promise<Uint8Array | undefined>[] = [];
+  // resolves once the previous write was handed to `inner` (writes keep counter order)
+  #order: Promise<void> = Promise.resolve();
   #onFault: (fault: SealFault) => void;
   #failed = false;
 
   /**
    * Creates an instance.
    * @param inner the connection, handshake done
-   * @param sendKey 32-byte key of this side's records
-   * @param receiveKey 32-byte key of the peer's records
+   * @param sendKey AES-256-GCM key of this side's records ({@link importSessionKey})
+   * @param receiveKey AES-256-GCM key of the peer's records
    * @param leftover bytes read past the handshake (the first records)
    * @param onFault called once when a record fails authentication (the stream then closes)
    */
   constructor(
     inner: Stream,
-    sendKey: Uint8Array,
-    receiveKey: Uint8Array,
+    sendKey: CryptoKey,
+    receiveKey: CryptoKey,
     leftover: Uint8Array,
     onFault: (fault: SealFault) => void,
   ) {
     this.#inner = inner;
     this.remote = inner.remote;
-    this.#sendKey = Buffer.from(sendKey);
-    this.#receiveKey = Buffer.from(receiveKey);
+    this.#sendKey = sendKey;
+    this.#receiveKey = receiveKey;
     this.#buf = leftover;
     this.#onFault = onFault;
   }
@@ -109,43 +124,46 @@ export class SealedStream implements Stream {
   async read(): Promise<Uint8Array | null> {
     for (;;) {
       if (this.#failed) return null;
-      const plain = this.#open();
-      if (plain !== undefined) {
+      this.#openBuffered();
+      const next = this.#opening.shift();
+      if (next !== undefined) {
+        const plain = await next;
+        if (plain === undefined) {
+          this.#fail();
+          return null;
+        }
         if (plain.length > 0) return plain;
         continue;
       }
+      if (this.#failed) return null;
       const chunk = await this.#inner.read();
       if (chunk === null) return null;
       this.#buf = this.#buf.length === 0 ? chunk : concat(this.#buf, chunk);
     }
   }
 
-  /** The next complete record's plaintext, or undefined when none is buffered yet. */
-  #open(): Uint8Array | undefined {
-    const b = this.#buf;
-    if (b.length < HEADER) return undefined;
-    const len = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
-    if (len < TAG_BYTES || len > MAX_RECORD_PLAINTEXT + TAG_BYTES) {
-      this.#fail();
-      return undefined;
-    }
-    if (b.length < HEADER + len) return undefined;
-    const header = b.subarray(0, HEADER);
-    const body = b.subarray(HEADER, HEADER + len - TAG_BYTES);
-    const tag = b.subarray(HEADER + len - TAG_BYTES, HEADER + len);
-    this.#buf = b.subarray(HEADER + len);
-    try {
-      const d = createDecipheriv("aes-256-gcm", this.#receiveKey, nonce(this.#received));
-      d.setAAD(header);
-      d.setAuthTag(tag);
-      const head = d.update(body);
-      const tail = d.final();
-      this.#received++;
-      const out = tail.length === 0 ? head : Buffer.concat([head, tail]);
-      return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-    } catch {
-      this.#fail();
-      return undefined;
+  /** Starts opening every complete record buffered (undefined result: not authentic). */
+  #openBuffered(): void {
+    for (;;) {
+      const b = this.#buf;
+      if (b.length < HEADER || this.#failed) return;
+      const len = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+      if (len < TAG_BYTES || len > MAX_RECORD_PLAINTEXT + TAG_BYTES) {
+        this.#opening.push(Promise.resolve(undefined));
+        this.#buf = new Uint8Array(0);
+        return;
+      }
+      if (b.length < HEADER + len) return;
+      const header = b.slice(0, HEADER);
+      const body = b.slice(HEADER, HEADER + len);
+      this.#buf = b.subarray(HEADER + len);
+      const iv = nonce(this.#received++);
+      this.#opening.push(
+        subtle.decrypt({ name: GCM, iv, additionalData: header }, this.#receiveKey, body).then(
+          (plain) => new Uint8Array(plain),
+          () => undefined,
+        ),
+      );
     }
   }
 
@@ -153,6 +171,7 @@ export class SealedStream implements Stream {
     if (this.#failed) return;
     this.#failed = true;
     this.#buf = new Uint8Array(0);
+    this.#opening = [];
     this.#onFault("tampered");
     this.#inner.close();
   }
@@ -160,19 +179,33 @@ export class SealedStream implements Stream {
   write(bytes: Uint8Array): Promise<void> {
     if (this.#failed) return Promise.reject(new Error("sealed stream failed"));
     const records = Math.max(1, Math.ceil(bytes.length / MAX_RECORD_PLAINTEXT));
-    const out = Buffer.allocUnsafe(bytes.length + records * (HEADER + TAG_BYTES));
-    let off = 0;
+    const sealing: Promise<ArrayBuffer>[] = [];
+    const headers: Uint8Array<ArrayBuffer>[] = [];
     for (let i = 0; i < records; i++) {
       const part = bytes.subarray(i * MAX_RECORD_PLAINTEXT, (i + 1) * MAX_RECORD_PLAINTEXT);
-      out.writeUInt32BE(part.length + TAG_BYTES, off);
-      const c = createCipheriv("aes-256-gcm", this.#sendKey, nonce(this.#sent++));
-      c.setAAD(out.subarray(off, off + HEADER));
-      off += HEADER;
-      off += c.update(part).copy(out, off);
-      off += c.final().copy(out, off);
-      off += c.getAuthTag().copy(out, off);
+      const header = new Uint8Array(HEADER);
+      new DataView(header.buffer).setUint32(0, part.length + TAG_BYTES);
+      headers.push(header);
+      const iv = nonce(this.#sent++);
+      // WebCrypto copies `part` now: the caller may reuse its buffer
+      sealing.push(
+        subtle.encrypt({ name: GCM, iv, additionalData: header }, this.#sendKey, view(part)),
+      );
     }
-    return this.#inner.write(new Uint8Array(out.buffer, out.byteOffset, off));
+    const sealed = Promise.all(sealing).then((parts) => {
+      const out = new Uint8Array(bytes.length + records * (HEADER + TAG_BYTES));
+      let off = 0;
+      parts.forEach((p, i) => {
+        out.set(headers[i], off);
+        out.set(new Uint8Array(p), off + HEADER);
+        off += HEADER + p.byteLength;
+      });
+      return out;
+    });
+    // hand records to `inner` in counter order, without waiting for earlier writes to finish
+    const issued = this.#order.then(() => sealed).then((out) => ({ done: this.#inner.write(out) }));
+    this.#order = issued.then(() => {}, () => {});
+    return issued.then((x) => x.done);
   }
 
   close(): void {

@@ -25,7 +25,7 @@
 import { Buffer } from "node:buffer";
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Stream } from "../transport/types.ts";
-import { PrefixedStream, SealedStream, type SealFault } from "./sealed_stream.ts";
+import { importSessionKey, PrefixedStream, SealedStream, type SealFault } from "./sealed_stream.ts";
 
 /**
  * The keys a keyed log accepts: the memberlist keyring fits (`Keyring` has both methods).
@@ -187,12 +187,14 @@ function mac(key: Uint8Array, role: "client" | "server", t: Uint8Array): Buffer 
   return createHmac("sha256", key).update(role).update(t).digest();
 }
 
-function sessionKeys(key: Uint8Array, nc: Uint8Array, ns: Uint8Array, t: Uint8Array) {
+async function sessionKeys(key: Uint8Array, nc: Uint8Array, ns: Uint8Array, t: Uint8Array) {
   const salt = Buffer.concat([nc, ns]);
   const h = createHash("sha256").update(t).digest();
   const derive = (label: string) =>
-    new Uint8Array(hkdfSync("sha256", key, salt, Buffer.concat([enc.encode(label), h]), 32));
-  return { c2s: derive("c2s"), s2c: derive("s2c") };
+    importSessionKey(
+      new Uint8Array(hkdfSync("sha256", key, salt, Buffer.concat([enc.encode(label), h]), 32)),
+    );
+  return { c2s: await derive("c2s"), s2c: await derive("s2c") };
 }
 
 /**
@@ -226,7 +228,7 @@ export async function dialKeyed(
   if (proof.length !== MAC || !timingSafeEqual(proof, mac(key, "server", t))) {
     throw new HandshakeError("key", `${expected} does not hold our key`);
   }
-  const k = sessionKeys(key, nc, sh.nonce, t);
+  const k = await sessionKeys(key, nc, sh.nonce, t);
   return {
     stream: new SealedStream(stream, k.c2s, k.s2c, r.rest(), ctx.onFault),
     peer: sh.name,
@@ -267,7 +269,7 @@ export async function acceptKeyed(
     ? ctx.keys.keys().find((k) => timingSafeEqual(proof, mac(k, "client", t)))
     : undefined;
   if (key === undefined) throw new HandshakeError("key", `${ch.name} holds none of our keys`);
-  const k = sessionKeys(key, ch.nonce, ns, t);
+  const k = await sessionKeys(key, ch.nonce, ns, t);
   await stream.write(message(4, mac(key, "server", t)));
   return {
     stream: new SealedStream(stream, k.s2c, k.c2s, r.rest(), ctx.onFault),
