@@ -10,6 +10,8 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
+import { createCipheriv, createDecipheriv } from "node:crypto";
 import type { HostPort, Stream } from "../transport/types.ts";
 
 /** Largest plaintext of one record (larger writes are split). */
@@ -67,9 +69,47 @@ const GCM = "AES-GCM";
 // WebCrypto wants ArrayBuffer-backed views; ours always are (never a SharedArrayBuffer)
 const view = (b: Uint8Array): Uint8Array<ArrayBuffer> => b as Uint8Array<ArrayBuffer>;
 
+/** A session key in both forms: raw for node:crypto, imported for WebCrypto. */
+export interface SessionKey {
+  /** The 32 bytes. */
+  readonly raw: Buffer;
+  /** The same, imported for AES-GCM. */
+  readonly key: CryptoKey;
+}
+
 /** Imports a 32-byte session key for AES-256-GCM. */
-export function importSessionKey(raw: Uint8Array): Promise<CryptoKey> {
-  return subtle.importKey("raw", view(raw.slice()), GCM, false, ["encrypt", "decrypt"]);
+export async function importSessionKey(raw: Uint8Array): Promise<SessionKey> {
+  const key = await subtle.importKey("raw", view(raw.slice()), GCM, false, [
+    "encrypt",
+    "decrypt",
+  ]);
+  return { raw: Buffer.from(raw), key };
+}
+
+// records up to this size go through node:crypto, synchronously: a WebCrypto call costs a hop
+// to a worker thread, which a small frame (a quorum append, an ack) would pay in latency
+const SYNC_RECORD = 2048;
+
+function sealSync(k: SessionKey, iv: Uint8Array, header: Uint8Array, part: Uint8Array) {
+  const c = createCipheriv("aes-256-gcm", k.raw, iv);
+  c.setAAD(header);
+  const body = c.update(part);
+  const last = c.final();
+  return Buffer.concat([body, last, c.getAuthTag()]);
+}
+
+function openSync(k: SessionKey, iv: Uint8Array, header: Uint8Array, body: Uint8Array) {
+  try {
+    const d = createDecipheriv("aes-256-gcm", k.raw, iv);
+    d.setAAD(header);
+    d.setAuthTag(body.subarray(body.length - TAG_BYTES));
+    const head = d.update(body.subarray(0, body.length - TAG_BYTES));
+    const tail = d.final();
+    const out = tail.length === 0 ? head : Buffer.concat([head, tail]);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -86,8 +126,8 @@ export function importSessionKey(raw: Uint8Array): Promise<CryptoKey> {
 export class SealedStream implements Stream {
   readonly remote: HostPort;
   #inner: Stream;
-  #sendKey: CryptoKey;
-  #receiveKey: CryptoKey;
+  #sendKey: SessionKey;
+  #receiveKey: SessionKey;
   #sent = 0;
   #received = 0;
   #buf: Uint8Array;
@@ -108,8 +148,8 @@ export class SealedStream implements Stream {
    */
   constructor(
     inner: Stream,
-    sendKey: CryptoKey,
-    receiveKey: CryptoKey,
+    sendKey: SessionKey,
+    receiveKey: SessionKey,
     leftover: Uint8Array,
     onFault: (fault: SealFault) => void,
   ) {
@@ -158,11 +198,14 @@ export class SealedStream implements Stream {
       const body = b.slice(HEADER, HEADER + len);
       this.#buf = b.subarray(HEADER + len);
       const iv = nonce(this.#received++);
+      const k = this.#receiveKey;
       this.#opening.push(
-        subtle.decrypt({ name: GCM, iv, additionalData: header }, this.#receiveKey, body).then(
-          (plain) => new Uint8Array(plain),
-          () => undefined,
-        ),
+        len <= SYNC_RECORD
+          ? Promise.resolve(openSync(k, iv, header, body))
+          : subtle.decrypt({ name: GCM, iv, additionalData: header }, k.key, body).then(
+            (plain) => new Uint8Array(plain),
+            () => undefined,
+          ),
       );
     }
   }
@@ -179,7 +222,7 @@ export class SealedStream implements Stream {
   write(bytes: Uint8Array): Promise<void> {
     if (this.#failed) return Promise.reject(new Error("sealed stream failed"));
     const records = Math.max(1, Math.ceil(bytes.length / MAX_RECORD_PLAINTEXT));
-    const sealing: Promise<ArrayBuffer>[] = [];
+    const sealing: (Promise<ArrayBuffer> | Uint8Array)[] = [];
     const headers: Uint8Array<ArrayBuffer>[] = [];
     for (let i = 0; i < records; i++) {
       const part = bytes.subarray(i * MAX_RECORD_PLAINTEXT, (i + 1) * MAX_RECORD_PLAINTEXT);
@@ -188,8 +231,11 @@ export class SealedStream implements Stream {
       headers.push(header);
       const iv = nonce(this.#sent++);
       // WebCrypto copies `part` now: the caller may reuse its buffer
+      const k = this.#sendKey;
       sealing.push(
-        subtle.encrypt({ name: GCM, iv, additionalData: header }, this.#sendKey, view(part)),
+        part.length <= SYNC_RECORD
+          ? sealSync(k, iv, header, part)
+          : subtle.encrypt({ name: GCM, iv, additionalData: header }, k.key, view(part)),
       );
     }
     const sealed = Promise.all(sealing).then((parts) => {
@@ -197,7 +243,7 @@ export class SealedStream implements Stream {
       let off = 0;
       parts.forEach((p, i) => {
         out.set(headers[i], off);
-        out.set(new Uint8Array(p), off + HEADER);
+        out.set(p instanceof Uint8Array ? p : new Uint8Array(p), off + HEADER);
         off += HEADER + p.byteLength;
       });
       return out;
