@@ -84,7 +84,7 @@ export async function keyedExchange(
 }
 
 /** What the proxy does to the dialer's records on one connection. */
-export type Tamper = "modify" | "replay" | "reorder" | "pass";
+export type Tamper = "modify" | "modify-large" | "replay" | "reorder" | "pass";
 
 /**
  * A TCP proxy in front of a keyed node that parses the dialer's handshake messages and
@@ -130,6 +130,7 @@ export class TamperProxy {
     let handshake = 2; // ClientHello and ClientProof precede the records
     let records = 0;
     let held: Uint8Array | undefined;
+    let largeDone = false;
     client.on("data", (c: Uint8Array) => {
       const next = new Uint8Array(buf.length + c.length);
       next.set(buf);
@@ -155,6 +156,11 @@ export class TamperProxy {
         records++;
         // tamper with the second record (the first after Hello), when it comes
         if (records === 2 && mode === "modify") unit[unit.length - 20] ^= 1;
+        // a record above 2 KiB (sealed by WebCrypto rather than node:crypto)
+        if (mode === "modify-large" && !largeDone && unit.length > 4 + 2048 + 16) {
+          unit[unit.length - 20] ^= 1;
+          largeDone = true;
+        }
         if (records === 2 && mode === "replay") upstream.write(unit);
         if (records === 2 && mode === "reorder") {
           held = unit;

@@ -135,6 +135,21 @@ describe("keyed replication", () => {
     assert.equal(a.stats().rejectedPeers.unauthenticated, 1);
   });
 
+  it("large entries (records above 2 KiB, several per write) replicate intact; a modified one is caught", async () => {
+    const [a, b] = await start(["a", "b"], () => keyed(fixed(k1)));
+    const proxy = await TamperProxy.start(addr(b), ["modify-large"]);
+    extras.push(proxy);
+    a.setPeers([{ name: "b", address: proxy.address }]);
+    b.setPeers([{ name: "a", address: addr(a) }]);
+    const big = (i: number) => new Uint8Array(200_000).map((_, j) => (i * 31 + j) & 0xff);
+    for (let i = 0; i < 4; i++) await a.append(big(i));
+    await waitFor(() => b.stats().rejectedPeers.tampered === 1, "modified large record detected");
+    await waitFor(() => converged([a, b], { a: 4 }), "convergence after redial");
+    let i = 0;
+    for await (const e of b.read({ origin: a.origin })) assert.deepEqual(e.value, big(i++));
+    assert.equal(i, 4);
+  });
+
   for (const tamper of ["modify", "replay", "reorder"] as const) {
     it(`a record that is ${tamper === "modify" ? "modified" : tamper + "ed"} drops the connection, is counted, and replication recovers`, async () => {
       const [a, b] = await start(["a", "b"], () => keyed(fixed(k1)));
