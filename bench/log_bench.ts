@@ -188,7 +188,9 @@ if (ENCRYPT) {
     const open = logs[plan.findIndex(([e, s]) => e === env && s === "open")];
     const ratio = logs[i].throughput.appliedPerSecPerReplica /
       open.throughput.appliedPerSecPerReplica;
-    console.log(`${env} ${sec}: ${fmt((1 - ratio) * 100, 1)} % less throughput than ${env} open`);
+    console.log(
+      `${env} ${sec}: throughput ${fmt(ratio * 100, 1)} % of ${env} open (goal: at least 75 %)`,
+    );
   }
 }
 const js = jss[0]?.[1];
