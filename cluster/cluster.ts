@@ -16,8 +16,9 @@ import type {
 import { type ClusterConfig, parseClusterConfig } from "./config.ts";
 import { presets } from "../presets/mod.ts";
 import { decodeNodeMeta, encodeNodeMeta, type NodeMeta } from "./node_meta.ts";
-import { logSecurity, openPortsWarning, type SecurityState, stanzaKeys } from "./security.ts";
-import { Keyring, type Member, Memberlist } from "../memberlist/mod.ts";
+import { nodeSecurity, openPortsWarning, type SecurityState } from "./security.ts";
+import type { Keyring, Member } from "../memberlist/mod.ts";
+import { Memberlist } from "../memberlist/mod.ts";
 import { type LogStore, ReplicatedLog, type ReplicatedLogCache } from "../log/mod.ts";
 import {
   createDiscovery,
@@ -390,21 +391,7 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
   else if (config.autojoin) discovery = createDiscovery(config.autojoin);
 
   // one keyring protects gossip and the log: the app's, or the stanza's encrypt/encrypt_file
-  const stanzaKeyring = stanzaKeys(config);
-  const keyring: Keyring | undefined = options.keyring instanceof Keyring
-    ? options.keyring
-    : options.keyring
-    ? await Keyring.create(options.keyring)
-    : stanzaKeyring
-    ? await Keyring.create(stanzaKeyring)
-    : undefined;
-  const security = logSecurity(config, keyring);
-  const state: SecurityState = {
-    gossip: keyring ? "keyed" : "open",
-    log: security?.mode ?? "open",
-    verifyIncoming: keyring === undefined || config.encrypt_verify_incoming,
-    verifyOutgoing: keyring === undefined || config.encrypt_verify_outgoing,
-  };
+  const { keyring, log: security, state } = await nodeSecurity(config, options.keyring);
   let log: ReplicatedLog;
   try {
     log = await ReplicatedLog.create({
@@ -459,15 +446,11 @@ export async function cluster(stanza: unknown, options: ClusterOptions = {}): Pr
     log,
     memberlist,
     keyring,
-    security: state,
     logger,
     clock,
+    security: state,
   });
-  const warning = openPortsWarning(
-    state,
-    { host: config.bind_address, address: formatHostPort(log.address!) },
-    { host: config.memberlist_bind_address, address: formatHostPort(memberlist.address) },
-  );
+  const warning = openPortsWarning(state, config, log.address!, memberlist.address);
   if (warning !== undefined) logger.warn(warning);
   try {
     await node.start(discovery);

@@ -11,6 +11,8 @@ import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import type { ConfigIssue } from "../errors/mod.ts";
 import type { LogSecurity } from "../log/mod.ts";
+import { Keyring } from "../memberlist/mod.ts";
+import { formatHostPort, type HostPort } from "../transport/mod.ts";
 
 /** Paths of mutual TLS on the log port: the cluster's CA, this node's certificate and key. */
 export interface TlsConfig {
@@ -246,6 +248,35 @@ export function logSecurity(
   };
 }
 
+/**
+ * What protects a node: the keyring (the app's `options.keyring` first, else the stanza's
+ * `encrypt`/`encrypt_file`), the log port's protection, and the state `stats()` reports.
+ *
+ * @example
+ * ```ts
+ * const { keyring, log, state } = await nodeSecurity(config, options.keyring);
+ * ```
+ */
+export async function nodeSecurity(
+  config: SecurityConfig,
+  appKeyring: Keyring | Uint8Array[] | undefined,
+): Promise<{ keyring: Keyring | undefined; log: LogSecurity | undefined; state: SecurityState }> {
+  const keys = appKeyring instanceof Keyring ? undefined : appKeyring ?? stanzaKeys(config);
+  const keyring = appKeyring instanceof Keyring
+    ? appKeyring
+    : keys
+    ? await Keyring.create(keys)
+    : undefined;
+  const log = logSecurity(config, keyring);
+  const state: SecurityState = {
+    gossip: keyring ? "keyed" : "open",
+    log: log?.mode ?? "open",
+    verifyIncoming: keyring === undefined || config.encrypt_verify_incoming,
+    verifyOutgoing: keyring === undefined || config.encrypt_verify_outgoing,
+  };
+  return { keyring, log, state };
+}
+
 /** True for addresses only this host can reach. */
 export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\./.test(host);
@@ -256,18 +287,23 @@ export function isLoopback(host: string): boolean {
  *
  * @example
  * ```ts
- * openPortsWarning({ gossip: "open", log: "open", verifyIncoming: true, verifyOutgoing: true }, "0.0.0.0:3320", "0.0.0.0:3322");
+ * const state = { gossip: "open", log: "open", verifyIncoming: true, verifyOutgoing: true } as const;
+ * const bind = { bind_address: "0.0.0.0", memberlist_bind_address: "0.0.0.0" };
+ * openPortsWarning(state, bind, { host: "0.0.0.0", port: 3320 }, { host: "0.0.0.0", port: 3322 });
  * ```
  */
 export function openPortsWarning(
   state: SecurityState,
-  log: { host: string; address: string },
-  gossip: { host: string; address: string },
+  config: { bind_address: string; memberlist_bind_address: string },
+  log: HostPort,
+  gossip: HostPort,
 ): string | undefined {
   const open: string[] = [];
-  if (state.log === "open" && !isLoopback(log.host)) open.push(`log port ${log.address}`);
-  if (state.gossip === "open" && !isLoopback(gossip.host)) {
-    open.push(`gossip port ${gossip.address}`);
+  if (state.log === "open" && !isLoopback(config.bind_address)) {
+    open.push(`log port ${formatHostPort(log)}`);
+  }
+  if (state.gossip === "open" && !isLoopback(config.memberlist_bind_address)) {
+    open.push(`gossip port ${formatHostPort(gossip)}`);
   }
   if (open.length === 0) return undefined;
   return `SECURITY: ${open.join(" and ")} ${open.length > 1 ? "are" : "is"} OPEN to the ` +

@@ -84,6 +84,13 @@ describe("keyed replication", () => {
     assert.deepEqual(outsider.frames.map((f) => f.type), [FrameType.Hello]);
     assert.equal(a.stats().rejectedPeers["not-member"], 1);
 
+    // the right key, proving one name and saying another in its Hello: refused as "name"
+    const liar = await keyedExchange(addr(a), fixed(k1), "mallory", "a", [helloFrame("b")]);
+    extras.push(liar.transport);
+    assert.equal(liar.closed, true);
+    assert.deepEqual(liar.frames.map((f) => f.type), [FrameType.Hello]);
+    assert.equal(a.stats().rejectedPeers.name, 1);
+
     // the right key under a live member's name: the live session stays, the new one is refused
     // (c accepted b's session, so both are inbound at c and only liveness decides)
     const opened = c.stats().connectionsOpened;
