@@ -131,8 +131,10 @@ export class SealedStream implements Stream {
   #sent = 0;
   #received = 0;
   #buf: Uint8Array;
-  // records being opened, in order
-  #opening: Promise<Uint8Array | undefined>[] = [];
+  // records being opened, in order (small ones already opened)
+  #opening: (Uint8Array | undefined | Promise<Uint8Array | undefined>)[] = [];
+  // writes being sealed by WebCrypto, not yet handed to `inner`
+  #queued = 0;
   // resolves once the previous write was handed to `inner` (writes keep counter order)
   #order: Promise<void> = Promise.resolve();
   #onFault: (fault: SealFault) => void;
@@ -165,9 +167,9 @@ export class SealedStream implements Stream {
     for (;;) {
       if (this.#failed) return null;
       this.#openBuffered();
-      const next = this.#opening.shift();
-      if (next !== undefined) {
-        const plain = await next;
+      if (this.#opening.length > 0) {
+        const next = this.#opening.shift();
+        const plain = next instanceof Promise ? await next : next;
         if (plain === undefined) {
           this.#fail();
           return null;
@@ -189,7 +191,7 @@ export class SealedStream implements Stream {
       if (b.length < HEADER || this.#failed) return;
       const len = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
       if (len < TAG_BYTES || len > MAX_RECORD_PLAINTEXT + TAG_BYTES) {
-        this.#opening.push(Promise.resolve(undefined));
+        this.#opening.push(undefined);
         this.#buf = new Uint8Array(0);
         return;
       }
@@ -201,7 +203,7 @@ export class SealedStream implements Stream {
       const k = this.#receiveKey;
       this.#opening.push(
         len <= SYNC_RECORD
-          ? Promise.resolve(openSync(k, iv, header, body))
+          ? openSync(k, iv, header, body)
           : subtle.decrypt({ name: GCM, iv, additionalData: header }, k.key, body).then(
             (plain) => new Uint8Array(plain),
             () => undefined,
@@ -221,6 +223,13 @@ export class SealedStream implements Stream {
 
   write(bytes: Uint8Array): Promise<void> {
     if (this.#failed) return Promise.reject(new Error("sealed stream failed"));
+    if (this.#queued === 0 && bytes.length <= SYNC_RECORD) {
+      // the latency path (acks, single appends): sealed and handed over in this call
+      const out = new Uint8Array(HEADER + bytes.length + TAG_BYTES);
+      new DataView(out.buffer).setUint32(0, bytes.length + TAG_BYTES);
+      out.set(sealSync(this.#sendKey, nonce(this.#sent++), out.subarray(0, HEADER), bytes), HEADER);
+      return this.#inner.write(out);
+    }
     const records = Math.max(1, Math.ceil(bytes.length / MAX_RECORD_PLAINTEXT));
     const sealing: (Promise<ArrayBuffer> | Uint8Array)[] = [];
     const headers: Uint8Array<ArrayBuffer>[] = [];
@@ -249,7 +258,17 @@ export class SealedStream implements Stream {
       return out;
     });
     // hand records to `inner` in counter order, without waiting for earlier writes to finish
-    const issued = this.#order.then(() => sealed).then((out) => ({ done: this.#inner.write(out) }));
+    this.#queued++;
+    const issued = this.#order.then(() => sealed).then(
+      (out) => {
+        this.#queued--;
+        return { done: this.#inner.write(out) };
+      },
+      (err) => {
+        this.#queued--;
+        throw err;
+      },
+    );
     this.#order = issued.then(() => {}, () => {});
     return issued.then((x) => x.done);
   }
