@@ -59,7 +59,10 @@ export class Cluster {
   readonly log: ReplicatedLog;
   /** The shared last-writer-wins cache (materialized from keyed log entries). */
   readonly cache: ReplicatedLogCache;
-  /** The keyring in use (rotate keys through it), or `undefined` without encryption. */
+  /**
+   * The keyring protecting gossip and the log port (rotate keys through it: `addKey`, `useKey`,
+   * `removeKey`; open log connections keep their session keys), or `undefined` without one.
+   */
   readonly keyring: Keyring | undefined;
   /** How the gossip and log ports are protected (also in `stats().security`). */
   readonly security: SecurityState;
