@@ -54,6 +54,7 @@ export type {
   QuorumStatus,
 } from "./cluster/mod.ts";
 export { QuorumError } from "./log/mod.ts";
+export type { SecurityConfig, SecurityState, TlsConfig } from "./cluster/mod.ts";
 export { presets } from "./presets/mod.ts";
 export type { Preset } from "./presets/mod.ts";
 export { Keyring } from "./memberlist/mod.ts";

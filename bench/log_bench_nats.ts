@@ -20,6 +20,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { Kvm, KvWatchInclude } from "@nats-io/kv";
 import { epochNow, sentAt } from "./log_bench_value.ts";
+import type { BenchCerts } from "./log_bench_tls.ts";
 
 /** KV put → watcher on another server, at a fixed rate. */
 export interface KvLatency {
@@ -48,6 +49,8 @@ export interface JetStreamBenchOptions {
   lowRate: number;
   seconds: number;
   value: (i: number) => Uint8Array;
+  /** Mutual TLS on client connections and cluster routes (verify: true on both). */
+  tls?: BenchCerts;
 }
 
 const NATS_SERVER = process.env.NATS_SERVER ?? "/usr/sbin/nats-server";
@@ -73,7 +76,14 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function startCluster(dir: string): Promise<{ procs: ChildProcess[]; urls: string[] }> {
+async function startCluster(
+  dir: string,
+  certs?: BenchCerts,
+): Promise<{ procs: ChildProcess[]; urls: string[] }> {
+  const tls = certs === undefined
+    ? ""
+    : `tls { cert_file: "${certs.cert}", key_file: "${certs.key}", ` +
+      `ca_file: "${certs.ca}", verify: true }`;
   const client = await Promise.all([0, 1, 2].map(() => freePort()));
   const route = await Promise.all([0, 1, 2].map(() => freePort()));
   const procs = [0, 1, 2].map((i) => {
@@ -83,8 +93,11 @@ async function startCluster(dir: string): Promise<{ procs: ChildProcess[]; urls:
       conf,
       `server_name: n${i}
 listen: "127.0.0.1:${client[i]}"
+${tls}
 jetstream { store_dir: "${join(dir, `js${i}`)}", max_memory_store: 2G, max_file_store: 1G }
-cluster { name: bench, listen: "127.0.0.1:${route[i]}", routes: [${routes}] }
+cluster { name: bench, listen: "127.0.0.1:${route[i]}", routes: [${routes}]${
+        tls ? `, ${tls}` : ""
+      } }
 `,
     );
     return spawn(NATS_SERVER, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
@@ -108,12 +121,15 @@ async function retry<T>(what: string, fn: () => Promise<T>, ms = 30_000): Promis
 /** Runs the JetStream side of the benchmark; the cluster is always stopped afterwards. */
 export async function benchJetStream(o: JetStreamBenchOptions): Promise<JetStreamResult> {
   const dir = mkdtempSync(join(tmpdir(), "log-bench-nats-"));
-  const { procs, urls } = await startCluster(dir);
+  const { procs, urls } = await startCluster(dir, o.tls);
+  const tls = o.tls === undefined
+    ? undefined
+    : { caFile: o.tls.ca, certFile: o.tls.cert, keyFile: o.tls.key };
   const conns: NatsConnection[] = [];
   let phase = "cluster start";
   try {
     for (const url of urls) {
-      conns.push(await retry("connect", () => connect({ servers: url, timeout: 2000 })));
+      conns.push(await retry("connect", () => connect({ servers: url, timeout: 2000, tls })));
     }
     const jsm = await retry("jetstream", () => jetstreamManager(conns[0], { timeout: 5000 }));
     // the meta leader needs a moment after the routes formed

@@ -2,7 +2,10 @@
  * One node of the multi-process log benchmark (started by bench/log_bench.ts with
  * `--procs`). Speaks JSON lines: commands on stdin, replies on stdout.
  *
- *   <runtime> log_bench_node.ts <name> <lan|wan>
+ *   <runtime> log_bench_node.ts <name> <lan|wan> [open|keyed|tls]
+ *
+ * `keyed` protects the log port with the bench key, `tls` with the certificates in the dir
+ * named by LOG_BENCH_TLS_DIR (bench/log_bench_tls.ts).
  *
  * Values carry their send time (log_bench_value.ts), so receivers measure append-to-visible
  * latency without any coordination.
@@ -12,11 +15,23 @@
 import { createInterface } from "node:readline";
 import { nodeNetwork } from "../transport/node.ts";
 import { presets } from "../presets/mod.ts";
-import { ReplicatedLog } from "../log/mod.ts";
+import { type LogSecurity, ReplicatedLog } from "../log/mod.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { BENCH_KEY } from "./log_bench_tls.ts";
 import { epochNow, sentAt, timedValue } from "./log_bench_value.ts";
 
 const args = (globalThis as { Deno?: { args: string[] } }).Deno?.args ?? process.argv.slice(2);
-const [name, env] = args as [string, "lan" | "wan"];
+const [name, env, mode = "open"] = args as [string, "lan" | "wan", string?];
+function security(): LogSecurity | undefined {
+  if (mode === "keyed") {
+    return { mode: "keyed", keys: { primaryKey: () => BENCH_KEY, keys: () => [BENCH_KEY] } };
+  }
+  if (mode !== "tls") return undefined;
+  const dir = process.env.LOG_BENCH_TLS_DIR ?? "";
+  const pem = (f: string) => readFileSync(join(dir, f), "utf8");
+  return { mode: "tls", ca: pem("ca.pem"), cert: pem("node.pem"), key: pem("node.key") };
+}
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function value(i: number): Uint8Array {
@@ -39,6 +54,7 @@ const log = await ReplicatedLog.create({
   network: nodeNetwork,
   bind: { host: "127.0.0.1", port: 0 },
   tuning: presets[env].log,
+  security: security(),
 });
 let latencies: number[] = [];
 let collecting = false;

@@ -35,7 +35,7 @@ class Child {
   #inbox: Record<string, unknown>[] = [];
   #proc: ReturnType<typeof spawn>;
 
-  constructor(name: string, env: string) {
+  constructor(name: string, env: string, security: string) {
     this.name = name;
     const here = fileURLToPath(import.meta.url);
     const script = join(dirname(here), `log_bench_node${extname(here)}`);
@@ -44,7 +44,9 @@ class Child {
     const prof = process.env.LOG_BENCH_PROF;
     const flags = prof && !deno ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [];
     const extra = process.env.LOG_BENCH_FLAGS ? process.env.LOG_BENCH_FLAGS.split(" ") : [];
-    const argv = deno ? ["run", ...extra, "-A", script, name, env] : [...flags, script, name, env];
+    const argv = deno
+      ? ["run", ...extra, "-A", script, name, env, security]
+      : [...flags, script, name, env, security];
     this.#proc = spawn(process.execPath, argv, { stdio: ["pipe", "pipe", "inherit"] });
     createInterface({ input: this.#proc.stdout! }).on("line", (line) => {
       if (!line.startsWith("{")) return void console.error(`${name}| ${line}`);
@@ -78,9 +80,10 @@ type Stats = { bytesOut: number; framesOut: number; entriesDuplicate: number };
 export async function benchLog(
   environment: "lan" | "wan",
   o: LogBenchOptions,
+  security: "open" | "keyed" | "tls" = "open",
 ): Promise<Record<string, unknown>> {
   const { rate: RATE, seconds: SECONDS, entries: ENTRIES } = o;
-  const kids = ["a", "b", "c"].map((n) => new Child(n, environment));
+  const kids = ["a", "b", "c"].map((n) => new Child(n, environment, security));
   const ready = await Promise.all(kids.map((k) => k.next("ready")));
   const peers = kids.map((k, i) => ({ name: k.name, address: ready[i].address }));
   try {
@@ -156,6 +159,7 @@ export async function benchLog(
     };
     return {
       environment,
+      security,
       mode: "3 processes",
       tuning: presets[environment].log,
       latency,

@@ -47,6 +47,7 @@ export async function runAgent(args: string[]): Promise<number> {
     "--ready-quorum": false,
     "--token": true,
     "--token-file": true,
+    "--encrypt": true,
   });
   const readyMembers = flags["--ready-members"];
   if (readyMembers !== undefined && !/^[1-9][0-9]*$/.test(readyMembers)) {
@@ -82,6 +83,11 @@ export async function runAgent(args: string[]): Promise<number> {
       throw new CliError(`cannot read the config file ${configPath} (${code}): check the path`);
     }
     throw err;
+  }
+  // --encrypt sets the stanza's `encrypt` key (gossip and log); encrypt_file keeps it out of ps
+  const encrypt = flags["--encrypt"];
+  if (encrypt !== undefined && typeof stanza === "object" && stanza !== null) {
+    stanza = { ...stanza, encrypt };
   }
   const dataDir = flags["--data-dir"];
   const node = await cluster(clusterStanza(stanza), {
@@ -150,7 +156,12 @@ export async function runAgent(args: string[]): Promise<number> {
         }`,
     );
   }
-  print("ready", { name: node.name, ...node.addresses, control: server.address });
+  print("ready", {
+    name: node.name,
+    ...node.addresses,
+    control: server.address,
+    security: node.security,
+  });
 
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

@@ -3,7 +3,7 @@
  * The `response-cluster` command.
  *
  *   agent --config <file.json|file.hcl> [--name N] [--control host:port] [--data-dir DIR]
- *         [--token T | --token-file F]
+ *         [--token T | --token-file F] [--encrypt <base64 key>]
  *       runs one node (cli/agent.ts); prints JSON lines (`ready`, member, quorum and log
  *       events); leaves and exits on SIGINT/SIGTERM. `--data-dir` keeps the log in a
  *       FileLogStore (fsync always) so a restarted agent resumes it. The control endpoint

@@ -15,6 +15,7 @@ export const USAGE: Readonly<Record<Command, string>> = {
   main: `usage: response-cluster <command> [options]
        response-cluster agent --config <file> [--name N] [--control host:port] [--data-dir DIR]
                               [--ready-members N] [--ready-quorum] [--token T | --token-file F]
+                              [--encrypt <base64 key>]
        response-cluster members [--control host:port] [--json] [--token T | --token-file F]
        response-cluster remove-member <name> [--control host:port] [--token T | --token-file F]
        response-cluster demo
@@ -43,6 +44,8 @@ options:
   --ready-quorum          /readyz also needs a quorum of the voting membership
   --token <t>             bearer token of the control endpoint (required off loopback)
   --token-file <file>     the token, read from a file (or set CLUSTER_HTTP_TOKEN)
+  --encrypt <base64 key>  the stanza's \`encrypt\` key: gossip and the log port keyed
+                          (the stanza's \`encrypt_file\` keeps the key out of \`ps\`)
 
 control endpoint (Host and Origin checked; the token, when set, on all but the probes):
   GET  /members        the member list (JSON)

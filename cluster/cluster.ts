@@ -15,7 +15,8 @@ import { logLogger, memberlistLogger, silentLogger } from "./logging.ts";
 import { decodeRemoval } from "./voters.ts";
 import { emitEvent } from "./events.ts";
 import { Cluster, conflictHeard, createNode, removalHeard, startNode } from "./node.ts";
-import { Keyring, Memberlist } from "../memberlist/mod.ts";
+import { Memberlist } from "../memberlist/mod.ts";
+import { nodeSecurity, openPortsWarning } from "./security.ts";
 import { ReplicatedLog } from "../log/mod.ts";
 import { createDiscovery, type Discovery, staticDiscovery } from "../discovery/mod.ts";
 import { nodeNetwork, systemClock } from "../transport/mod.ts";
@@ -89,6 +90,8 @@ export async function cluster(
   // Memberlist and the log exist before the node does: what they report for the node
   // (refused input, crash hints, removals, name conflicts) goes through `built`.
   const built: { node?: Cluster } = {};
+  // one keyring protects gossip and the log: the app's, or the stanza's encrypt/encrypt_file
+  const { keyring, log: security, state } = await nodeSecurity(config, options.keyring);
   let log: ReplicatedLog;
   let memberlist: Memberlist | undefined;
   try {
@@ -112,18 +115,13 @@ export async function cluster(
       // membership checks the member at once (the preset's deadOnRefusal decides what follows)
       onPeerLost: (peer, reason) => memberlist?.probeNow(peer, reason),
       logger: logLogger(logger),
+      security,
     });
   } catch (err) {
     throw bindError("bind_port", config.bind_address, config.bind_port, err);
   }
-  let keyring: Keyring | undefined;
   const logAt = logAdvertise(config, log.address!.port);
   try {
-    keyring = options.keyring instanceof Keyring
-      ? options.keyring
-      : options.keyring
-      ? await Keyring.create(options.keyring)
-      : undefined;
     const meta = encodeNodeMeta({
       environment: config.environment,
       logHost: logAt.host,
@@ -138,6 +136,8 @@ export async function cluster(
         bind: { host: config.memberlist_bind_address, port: config.memberlist_bind_port },
         tuning: preset.memberlist,
         keyring,
+        gossipVerifyIncoming: config.encrypt_verify_incoming,
+        gossipVerifyOutgoing: config.encrypt_verify_outgoing,
         meta,
         random: options.random,
         advertise: gossipAdvertise(config),
@@ -171,7 +171,10 @@ export async function cluster(
     memberlist,
     keyring,
     logAdvertise: logAt,
+    security: state,
   });
+  const warning = openPortsWarning(state, config, log.address!, memberlist.address);
+  if (warning !== undefined) logger.warn(warning);
   try {
     await startNode(node, discovery);
   } catch (err) {

@@ -13,6 +13,7 @@ import { type LocalPlugins, parseAutojoin } from "../discovery/mod.ts";
 import { AddressError, formatHostPort, parseHostPort } from "../transport/mod.ts";
 import type { HostPort } from "../transport/mod.ts";
 import { type Environment, environments } from "../presets/mod.ts";
+import { parseSecurity, SECURITY_KEYS, type SecurityConfig } from "./security.ts";
 
 export { ConfigError, type ConfigIssue, type Environment };
 
@@ -56,6 +57,20 @@ export interface ClusterStanza {
   readonly advertise_log_address?: string;
   /** Log port peers reach this node at, 1-65535. Default: the bound log port. */
   readonly advertise_log_port?: number;
+  /** One base64 key (16, 24 or 32 bytes) protecting gossip and the log port. */
+  readonly encrypt?: string;
+  /** A file of base64 keys, one per line, the first the primary. */
+  readonly encrypt_file?: string;
+  /** Refuse plaintext gossip and log connections. Default true; false while migrating. */
+  readonly encrypt_verify_incoming?: boolean;
+  /** Send gossip encrypted and dial the log keyed. Default true; false while migrating. */
+  readonly encrypt_verify_outgoing?: boolean;
+  /** Mutual TLS on the log port: the cluster's CA, this node's certificate and key (PEM files). */
+  readonly tls?: {
+    readonly ca_file: string;
+    readonly cert_file: string;
+    readonly key_file: string;
+  };
 }
 
 /** The `autojoin` block: one discovery plugin, keyed by its registered name. */
@@ -106,8 +121,12 @@ export function clusterStanza(
   return input as ClusterStanza | undefined;
 }
 
-/** The validated stanza, defaults applied. Keys are spelled as in the config file. */
-export interface ClusterConfig {
+/**
+ * The validated stanza, defaults applied. Keys are spelled as in the config file; the
+ * security keys (`encrypt`, `encrypt_file`, `encrypt_verify_*`, `tls`) are in
+ * {@link SecurityConfig}.
+ */
+export interface ClusterConfig extends SecurityConfig {
   /** Tuning preset: `local`, `lan` or `wan`. */
   readonly environment: Environment;
   /** Address of the append-only log listener (TCP). Default `"0.0.0.0"`. */
@@ -170,6 +189,7 @@ const KNOWN_KEYS = [
   "autojoin",
   "min_quorum",
   "forget_after",
+  ...SECURITY_KEYS,
 ] as const;
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -385,6 +405,8 @@ export function parseClusterConfig(
     }
   }
 
+  const security = parseSecurity(record, issues);
+
   if (result.success) {
     const o = result.output;
     if (
@@ -417,6 +439,7 @@ export function parseClusterConfig(
     ...(o.advertise_log_port !== undefined ? { advertise_log_port: o.advertise_log_port } : {}),
     ...(members ? { members } : {}),
     ...(autojoin ? { autojoin } : {}),
+    ...security,
   };
 }
 

@@ -42,3 +42,4 @@ export {
 export { ClusterError, NameConflictError } from "../errors/mod.ts";
 export { MembershipError, type QuorumStatus } from "./voters.ts";
 export type { ClusterEmitter } from "./events.ts";
+export type { SecurityConfig, SecurityState, TlsConfig } from "./security.ts";

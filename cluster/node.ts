@@ -33,6 +33,7 @@ import type { ReplicatedLog, ReplicatedLogCache } from "../log/mod.ts";
 import type { Discovery } from "../discovery/mod.ts";
 import { type Clock, formatHostPort, type HostPort } from "../transport/mod.ts";
 import { NameConflictError } from "../errors/mod.ts";
+import type { SecurityState } from "./security.ts";
 
 /** What `cluster()` hands a new {@link Cluster}. */
 export interface ClusterParts {
@@ -48,6 +49,8 @@ export interface ClusterParts {
   attributes: Record<string, string>;
   readiness: ReadinessOptions | undefined;
   meterProvider: MeterProviderLike | false | undefined;
+  /** How gossip and the log port are protected; open when omitted (isolated nodes). */
+  security?: SecurityState;
 }
 
 // The constructor and the hooks below are for cluster() only: reached through these
@@ -89,8 +92,13 @@ export class Cluster extends ClusterEmitter {
   readonly log: ReplicatedLog;
   /** The shared last-writer-wins cache (materialized from keyed log entries). */
   readonly cache: ReplicatedLogCache;
-  /** The keyring in use (rotate keys through it), or `undefined` without encryption. */
+  /**
+   * The keyring protecting gossip and the log port (rotate keys through it: `addKey`, `useKey`,
+   * `removeKey`; open log connections keep their session keys), or `undefined` without one.
+   */
   readonly keyring: Keyring | undefined;
+  /** How the gossip and log ports are protected (also in `stats().security`). */
+  readonly security: SecurityState;
   #memberlist: Memberlist | undefined;
   #discovery: Discovery | undefined;
   #abort = new AbortController();
@@ -128,6 +136,8 @@ export class Cluster extends ClusterEmitter {
     this.cache = parts.log.cache;
     this.#memberlist = parts.memberlist;
     this.keyring = parts.keyring;
+    this.security = parts.security ??
+      { gossip: "open", log: "open", verifyIncoming: true, verifyOutgoing: true };
     this.#logger = layerLogger(parts.logger, "cluster");
     this.#clock = parts.clock;
     this.#logAdvertise = parts.logAdvertise;
@@ -283,7 +293,12 @@ export class Cluster extends ClusterEmitter {
   stats(): ClusterStats {
     const members = { alive: 0, suspect: 0, dead: 0, left: 0 };
     for (const m of this.members()) members[m.state]++;
-    return { memberlist: this.#memberlist?.counters(), log: this.log.stats(), members };
+    return {
+      memberlist: this.#memberlist?.counters(),
+      log: this.log.stats(),
+      members,
+      security: this.security,
+    };
   }
 
   /**

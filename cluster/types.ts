@@ -4,6 +4,7 @@
  * @module
  */
 import type { Environment } from "./config.ts";
+import type { SecurityState } from "./security.ts";
 import type { Keyring, Member, MemberlistCounters } from "../memberlist/mod.ts";
 import type { LogStats, LogStore } from "../log/mod.ts";
 import type { DiscoveryFactory } from "../discovery/mod.ts";
@@ -42,8 +43,11 @@ export interface ClusterOptions {
   /** Attributes advertised to every member (with the environment and log address: ≤ 512 bytes JSON). */
   meta?: Record<string, string>;
   /**
-   * Gossip encryption: memberlist-compatible AES-GCM keys (16, 24 or 32 bytes, first is primary),
-   * or a {@link Keyring} to keep for rotation. Every member needs the same keys.
+   * Encryption of gossip and of the log port: memberlist-compatible AES-GCM keys (16, 24 or 32
+   * bytes, first is primary), or a {@link Keyring} to keep for rotation. Every member needs the
+   * same keys. Takes precedence over the stanza's `encrypt`/`encrypt_file`. Rotation
+   * (`addKey`, `useKey`, `removeKey`) applies to new log connections; open ones keep their
+   * session keys.
    */
   keyring?: Keyring | Uint8Array[];
   /** Where this node keeps the logs; default: in memory. */
@@ -146,4 +150,6 @@ export interface ClusterStats {
   readonly log: LogStats;
   /** Members by state. */
   readonly members: Readonly<Record<Member["state"], number>>;
+  /** How the gossip and log ports are protected: "open" means anyone on the network gets in. */
+  readonly security: SecurityState;
 }

@@ -8,6 +8,7 @@ import type { LogStore } from "./store.ts";
 import type { LogTuning } from "./tuning.ts";
 import type { RefusedInputError } from "./input_guard.ts";
 import type { LogLogger } from "./stats.ts";
+import type { LogSecurity } from "./connection_guard.ts";
 
 /**
  * How long `append` waits:
@@ -135,4 +136,6 @@ export interface ReplicatedLogOptions {
   readonly onError?: (err: RefusedInputError) => void;
   /** Where refused peers and failed dials are written; default silent. */
   readonly logger?: LogLogger;
+  /** Keyed (a keyring) or mutual-TLS protection of the log port; default none (open). */
+  readonly security?: LogSecurity;
 }

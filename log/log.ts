@@ -180,6 +180,7 @@ export class ReplicatedLog {
       minQuorum: options.minQuorum,
       onPeerLost: options.onPeerLost,
       logger: options.logger,
+      security: options.security,
     });
     return log;
   }

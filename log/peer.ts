@@ -78,8 +78,8 @@ export interface SessionHost {
   readonly data: ReplicaData;
   /** Entries frames shared by the connections. */
   readonly frames: FrameCache;
-  /** Handshake done; false refuses the connection. */
-  opened(session: PeerSession): boolean;
+  /** Handshake done; false refuses the connection (a promise: decided a little later). */
+  opened(session: PeerSession): boolean | Promise<boolean>;
   /** The connection is gone (called once per session, opened or not). */
   closed(session: PeerSession): void;
   /** The session's incomplete-frame bytes changed by `delta` (the host bounds the total). */
@@ -119,6 +119,9 @@ export class PeerSession {
   readonly outbound: boolean;
   #host: SessionHost;
   #expected: string | undefined;
+  // keyed: the name the peer proved in the handshake (its Hello must say the same)
+  #authenticated: string | undefined;
+  #heard = 0;
   #peer = "";
   #state: SessionState = "hello";
   #decoder: FrameDecoder;
@@ -147,9 +150,17 @@ export class PeerSession {
    * @param host the owning replicator
    * @param stream the connection (owned from now on)
    * @param expectedName name of the dialed peer (outbound only)
+   * @param authenticatedName name the peer proved in a keyed handshake
    */
-  constructor(host: SessionHost, stream: Stream, expectedName?: string) {
+  constructor(
+    host: SessionHost,
+    stream: Stream,
+    expectedName?: string,
+    authenticatedName?: string,
+  ) {
     this.#host = host;
+    this.#authenticated = authenticatedName;
+    this.#heard = host.clock.now();
     this.stream = stream;
     this.outbound = expectedName !== undefined;
     this.#expected = expectedName;
@@ -190,6 +201,11 @@ export class PeerSession {
    */
   get lostByPeer(): boolean {
     return this.#lostByPeer;
+  }
+
+  /** When the peer last sent anything (clock ms); a live peer sends a digest every sync. */
+  get lastHeard(): number {
+    return this.#heard;
   }
 
   /** Name this side dialed (outbound only). */
@@ -261,6 +277,7 @@ export class PeerSession {
           break;
         }
         stats.bytesIn += chunk.length;
+        this.#heard = this.#host.clock.now();
         const frames = this.#decoder.push(chunk);
         const grown = this.#watch.read(
           this.#host.clock.now(),
@@ -308,6 +325,9 @@ export class PeerSession {
         throw new PeerRejected("environment", hello.environment);
       }
       if (hello.name === h.name || hello.name === "") throw new PeerRejected("self", "own name");
+      if (this.#authenticated !== undefined && hello.name !== this.#authenticated) {
+        throw new PeerRejected("name", `proved ${this.#authenticated}, says ${hello.name}`);
+      }
       if (this.#expected !== undefined && hello.name !== this.#expected) {
         throw new PeerRejected("name", `dialed ${this.#expected}, reached ${hello.name}`);
       }
@@ -315,7 +335,8 @@ export class PeerSession {
       this.#state = "open";
       h.clock.clearTimeout(this.#timer);
       this.#timer = undefined;
-      if (!h.opened(this)) {
+      // frames wait (the read loop awaits this) until the host decides
+      if (!(await h.opened(this)) || (this.#state as SessionState) === "closed") {
         this.close();
         return;
       }

@@ -16,6 +16,7 @@
  * @module
  */
 import type { Clock, HostPort, Network, Stream, TimerHandle, Transport } from "../transport/mod.ts";
+import { ConnectionGuard, type LogSecurity } from "./connection_guard.ts";
 import { FrameCache } from "./frame_cache.ts";
 import { PeerSession, type ReplicaData, type SessionHost } from "./peer.ts";
 import { QuorumTracker } from "./quorum.ts";
@@ -56,6 +57,8 @@ export interface ReplicatorOptions {
   readonly onPeerLost?: (peer: string, reason: string) => void;
   /** Where refusals and failures are written; default silent. */
   readonly logger?: LogLogger;
+  /** Keyed or TLS protection of the log port; default none (open). */
+  readonly security?: LogSecurity;
 }
 
 /**
@@ -92,10 +95,15 @@ export class Replicator implements SessionHost {
   /** Entries frames shared by the connections. */
   readonly frames: FrameCache = new FrameCache();
   #transport: Transport;
+  #guard: ConnectionGuard | undefined;
   #peers = new Map<string, HostPort>();
   #sessions = new Map<string, PeerSession>();
   #all = new Set<PeerSession>();
   #dialing = new Set<string>();
+  // inbound handshakes (keyed or TLS) in progress, by remote host
+  #handshaking = new Map<string, number>();
+  // sessions whose authenticated name is not (yet) a member: name known → admit, else refuse
+  #awaiting = new Map<PeerSession, (member: boolean) => void>();
   #syncTimer: TimerHandle = undefined;
   #batchTimer: TimerHandle = undefined;
   #sweepTimer: TimerHandle = undefined;
@@ -118,6 +126,15 @@ export class Replicator implements SessionHost {
       minimum: options.minQuorum,
     });
     this.#transport = transport;
+    if (options.security !== undefined) {
+      this.#guard = new ConnectionGuard(options.security, {
+        name: this.name,
+        environment: this.environment,
+        clock: this.clock,
+        stats: this.stats,
+        connectTimeoutMs: this.tuning.connectTimeoutMs,
+      });
+    }
   }
 
   /** Binds the listener (streams only) and starts the sync timer. */
@@ -155,6 +172,7 @@ export class Replicator implements SessionHost {
     for (const p of peers) if (p.name !== this.name && p.name !== "") next.set(p.name, p.address);
     this.#peers = next;
     this.quorum.setPeers(next.keys());
+    for (const [s, settle] of [...this.#awaiting]) if (next.has(s.peer)) settle(true);
     for (const [name, s] of this.#sessions) if (!next.has(name)) s.close();
     for (const s of this.#all) {
       if (s.expectedName !== undefined && !next.has(s.expectedName)) s.close();
@@ -205,16 +223,42 @@ export class Replicator implements SessionHost {
     for (const s of this.#sessions.values()) s.kick();
   }
 
-  /** @internal SessionHost */
-  opened(session: PeerSession): boolean {
+  /**
+   * @internal SessionHost. Sessions are bound to members: a name the membership does not list
+   * waits up to the connect timeout for it (a joining member may be known to the dialer a
+   * moment before it is known here), then is refused.
+   */
+  opened(session: PeerSession): boolean | Promise<boolean> {
     if (this.#closed) return false;
+    if (this.#peers.has(session.peer)) return this.#admit(session);
+    return new Promise<boolean>((resolve) => {
+      const timer = this.clock.setTimeout(() => {
+        this.#awaiting.delete(session);
+        this.stats.rejectedPeers["not-member"]++;
+        resolve(false);
+      }, this.tuning.connectTimeoutMs);
+      this.#awaiting.set(session, (member) => {
+        this.clock.clearTimeout(timer);
+        this.#awaiting.delete(session);
+        resolve(member && !this.#closed && !session.isClosed && this.#admit(session));
+      });
+    });
+  }
+
+  #admit(session: PeerSession): boolean {
     const peer = session.peer;
     const existing = this.#sessions.get(peer);
     if (existing !== undefined && existing !== session) {
-      // one connection per pair: prefer the one the smaller name dialed; between two of the
-      // same direction the newer wins (the old one is most likely dead and unnoticed)
+      // one connection per pair: prefer the one the smaller name dialed; a second session
+      // never replaces a live one (a live peer sends a digest every sync interval), only one
+      // that has gone silent (most likely dead and unnoticed)
       const proper = (s: PeerSession): boolean => s.outbound === (this.name < peer);
-      if (proper(existing) && !proper(session)) return false;
+      const silentMs = 3 * this.tuning.syncIntervalMs + this.tuning.connectTimeoutMs;
+      const live = this.clock.now() - existing.lastHeard < silentMs;
+      if ((proper(existing) && !proper(session)) || live) {
+        this.stats.rejectedPeers.duplicate++;
+        return false;
+      }
       this.#sessions.delete(peer);
       existing.close();
     }
@@ -245,6 +289,7 @@ export class Replicator implements SessionHost {
 
   /** @internal SessionHost */
   closed(session: PeerSession): void {
+    this.#awaiting.get(session)?.(false);
     this.#all.delete(session);
     if (session.expectedName !== undefined) this.#dialing.delete(session.expectedName);
     const current = this.#sessions.get(session.peer) === session;
@@ -274,19 +319,39 @@ export class Replicator implements SessionHost {
       stream.close();
       return;
     }
+    // caps first, counting handshakes in progress too: a flood of half-open handshakes is
+    // refused like a flood of sessions
     const { maxConnections, maxConnectionsPerAddress } = this.limits;
-    let fromHost = 0;
+    const host = stream.remote.host;
+    let fromHost = this.#handshaking.get(host) ?? 0;
+    let total = this.#all.size;
+    for (const n of this.#handshaking.values()) total += n;
     for (const o of this.#all) {
-      if (!o.outbound && o.stream.remote.host === stream.remote.host) fromHost++;
+      if (!o.outbound && o.stream.remote.host === host) fromHost++;
     }
-    if (this.#all.size >= maxConnections || fromHost >= maxConnectionsPerAddress) {
-      this.stats.rejectedPeers[
-        this.#all.size >= maxConnections ? "connection-limit" : "address-limit"
-      ]++;
+    if (total >= maxConnections || fromHost >= maxConnectionsPerAddress) {
+      this.stats.rejectedPeers[total >= maxConnections ? "connection-limit" : "address-limit"]++;
       stream.close();
       return;
     }
-    const s = new PeerSession(this, stream);
+    if (this.#guard === undefined) return this.#startSession(stream);
+    // keyed or TLS: the handshake first (counted when refused)
+    this.#handshaking.set(host, (this.#handshaking.get(host) ?? 0) + 1);
+    void this.#guard.accept(stream).then((a) => {
+      const left = (this.#handshaking.get(host) ?? 1) - 1;
+      if (left > 0) this.#handshaking.set(host, left);
+      else this.#handshaking.delete(host);
+      if (a !== undefined) this.#startSession(a.stream, undefined, a.peer);
+    });
+  }
+
+  #startSession(stream: Stream, dialed?: string, authenticated?: string): void {
+    if (this.#closed || (dialed !== undefined && !this.#peers.has(dialed))) {
+      if (dialed !== undefined) this.#dialing.delete(dialed);
+      stream.close();
+      return;
+    }
+    const s = new PeerSession(this, stream, dialed, authenticated);
     this.#all.add(s);
     s.start();
   }
@@ -308,9 +373,11 @@ export class Replicator implements SessionHost {
           stream.close();
           return;
         }
-        const s = new PeerSession(this, stream, name);
-        this.#all.add(s);
-        s.start();
+        if (this.#guard === undefined) return this.#startSession(stream, name);
+        void this.#guard.dial(stream, name).then((a) => {
+          if (a === undefined) this.#dialing.delete(name);
+          else this.#startSession(a.stream, name, a.peer);
+        });
       },
       (err: unknown) => {
         this.#dialing.delete(name);
@@ -356,6 +423,7 @@ export class Replicator implements SessionHost {
     this.clock.clearTimeout(this.#batchTimer);
     this.clock.clearTimeout(this.#sweepTimer);
     this.#syncTimer = this.#batchTimer = this.#sweepTimer = undefined;
+    for (const settle of [...this.#awaiting.values()]) settle(false);
     for (const s of [...this.#all]) s.close();
     this.#sessions.clear();
     this.quorum.close();

@@ -17,7 +17,14 @@ export type RejectReason =
   | "address-limit"
   | "frame-timeout"
   | "idle"
-  | "buffer-limit";
+  | "buffer-limit"
+  // keyed replication and TLS (connection_guard.ts, replicator.ts)
+  | "unauthenticated"
+  | "key"
+  | "tampered"
+  | "tls"
+  | "not-member"
+  | "duplicate";
 
 /** Every reject reason, in a stable order. */
 export const REJECT_REASONS: readonly RejectReason[] = [
@@ -33,6 +40,12 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "frame-timeout",
   "idle",
   "buffer-limit",
+  "unauthenticated",
+  "key",
+  "tampered",
+  "tls",
+  "not-member",
+  "duplicate",
 ];
 
 /**
@@ -114,7 +127,18 @@ export interface LogStats {
   connectionsOpened: number;
   /** Dials that failed. */
   dialFailures: number;
-  /** Peers disconnected for a protocol violation, by reason. */
+  /**
+   * Plaintext peers let in by a keyed node whose `verifyIncoming` is off (migration); should
+   * stop growing once every node dials keyed.
+   */
+  plaintextAccepted: number;
+  /**
+   * Peers disconnected for a protocol violation, by reason. Keyed/TLS: `unauthenticated` (no
+   * handshake, e.g. plaintext), `key` (holds none of our keys), `tampered` (a record failed
+   * authentication: replayed, reordered or modified), `tls` (certificate refused),
+   * `not-member` (authenticated name not a current member), `duplicate` (a second session
+   * under the name of a member whose session is alive).
+   */
   rejectedPeers: Record<RejectReason, number>;
   /** Entries (snapshots: chunks, digests: heads) refused while the connection stays, by reason. */
   refusedInput: Record<InputRefusal, number>;
@@ -146,6 +170,7 @@ export function createStats(): LogStats {
     connections: 0,
     connectionsOpened: 0,
     dialFailures: 0,
+    plaintextAccepted: 0,
     rejectedPeers,
     refusedInput,
     bufferedBytes: 0,

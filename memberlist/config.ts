@@ -221,6 +221,16 @@ export interface MemberlistOptions {
   tuning: MemberlistTuning;
   /** AES-GCM keys; when set, everything is encrypted and plaintext is rejected. */
   keyring?: Keyring;
+  /**
+   * With a keyring: refuse plaintext packets and streams (memberlist's GossipVerifyIncoming).
+   * Default true; false only while a running cluster migrates from open to keyed.
+   */
+  gossipVerifyIncoming?: boolean;
+  /**
+   * With a keyring: encrypt what is sent (memberlist's GossipVerifyOutgoing). Default true;
+   * false only during the first step of a migration from open to keyed.
+   */
+  gossipVerifyOutgoing?: boolean;
   /** Label header (not understood by memberlist < v0.3.0); default none. */
   label?: string;
   /** Initial metadata (≤ 512 bytes). */

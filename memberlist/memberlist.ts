@@ -176,8 +176,8 @@ export class Memberlist {
     const security: PacketSecurity = {
       keyring: options.keyring,
       label: options.label ?? "",
-      verifyIncoming: true,
-      verifyOutgoing: true,
+      verifyIncoming: options.gossipVerifyIncoming ?? true,
+      verifyOutgoing: options.gossipVerifyOutgoing ?? true,
       encryptionVersion: pv < 2 ? 0 : 1,
     };
     let seq = 0;

@@ -2,7 +2,7 @@
 import { systemClock } from "../transport/clock.ts";
 import { nodeNetwork } from "../transport/node.ts";
 import type { Clock, HostPort } from "../transport/types.ts";
-import { type LogStore, type LogTuning, ReplicatedLog } from "../log/mod.ts";
+import { type LogSecurity, type LogStore, type LogTuning, ReplicatedLog } from "../log/mod.ts";
 
 /** Loopback tuning: immediate pushes, a quick sync so repairs are fast in tests. */
 export const testTuning: LogTuning = {
@@ -41,6 +41,8 @@ export interface NodeOptions {
   clock?: Clock;
   store?: LogStore;
   origin?: string;
+  /** Keyed or TLS protection of the log port. */
+  security?: LogSecurity;
 }
 
 /** Starts one log on 127.0.0.1:0. */
@@ -55,6 +57,7 @@ export function startLog(name: string, o: NodeOptions = {}): Promise<ReplicatedL
     tuning: o.tuning ?? testTuning,
     store: o.store,
     quorumTimeoutMs: 3000,
+    security: o.security,
   });
 }
 

@@ -1,3 +1,5 @@
+import { Buffer } from "node:buffer";
+import { randomBytes } from "node:crypto";
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -264,6 +266,77 @@ describe("CLI", () => {
       /^summary: 3\/3 nodes saw every entry .* all three nodes saw every entry$/m,
     );
     assert.ok(!r.stdout.includes("\u001b["), "no terminal escapes when not a terminal");
+  });
+
+  it("agents read encrypt from HCL and from --encrypt: keyed gossip and log; another key stays out", async () => {
+    const d = await mkdtemp(join(tmpdir(), "cli-key-"));
+    try {
+      const key = Buffer.from(randomBytes(32)).toString("base64");
+      const stanza = (extra: string) =>
+        `cluster {
+  environment             = "local"
+  bind_address            = "127.0.0.1"
+  bind_port               = 0
+  memberlist_bind_address = "127.0.0.1"
+  memberlist_bind_port    = 0
+${extra}}
+`;
+      await writeFile(join(d, "a.hcl"), stanza(`  encrypt = "${key}"\n`));
+      const a = startCli([
+        "agent",
+        "--config",
+        join(d, "a.hcl"),
+        "--name",
+        "key-a",
+        "--control",
+        "127.0.0.1:0",
+      ]);
+      agents.push(a);
+      const readyA = await a.waitFor((e) => e.event === "ready");
+      assert.deepEqual(readyA.security, {
+        gossip: "keyed",
+        log: "keyed",
+        verifyIncoming: true,
+        verifyOutgoing: true,
+      });
+      await writeFile(join(d, "b.hcl"), stanza(`  members = ["${readyA.memberlist}"]\n`));
+      const b = startCli(
+        [
+          "agent",
+          "--config",
+          join(d, "b.hcl"),
+          "--name",
+          "key-b",
+          "--control",
+          "127.0.0.1:0",
+          "--encrypt",
+          key,
+        ],
+      );
+      agents.push(b);
+      await a.waitFor((e) => e.event === "member-join" && e.node === "key-b");
+      const other = Buffer.from(randomBytes(32)).toString("base64");
+      const c = startCli(
+        [
+          "agent",
+          "--config",
+          join(d, "b.hcl"),
+          "--name",
+          "key-c",
+          "--control",
+          "127.0.0.1:0",
+          "--encrypt",
+          other,
+        ],
+      );
+      agents.push(c);
+      await c.waitFor((e) => e.event === "ready");
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.ok(!a.events.some((e) => e.event === "member-join" && e.node === "key-c"));
+      for (const x of [a, b, c]) x.proc.kill("SIGKILL");
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
   });
 });
 

@@ -26,6 +26,8 @@ describe("parseClusterConfig", () => {
       memberlist_bind_address: "0.0.0.0",
       memberlist_bind_port: 3322,
       min_quorum: 1,
+      encrypt_verify_incoming: true,
+      encrypt_verify_outgoing: true,
     });
   });
 

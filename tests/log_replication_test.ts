@@ -230,10 +230,12 @@ describe("replicated log on loopback", () => {
     await attack(hello("wan", "mallory"));
     await attack(hello("local", "mallory", 99));
     await attack(hello("local", "a")); // claims to be a itself
-    await attack(new Uint8Array([...hello("local", "mallory"), 0, 0, 0, 2, FrameType.Entries, 9])); // bad payload
+    // not a member: refused after its Hello, before the bad payload is read
+    await attack(new Uint8Array([...hello("local", "mallory"), 0, 0, 0, 2, FrameType.Entries, 9]));
     await writes;
     const rejected = a.stats().rejectedPeers;
-    assert.equal(rejected.garbage, 2);
+    assert.equal(rejected.garbage, 1);
+    assert.equal(rejected["not-member"], 1);
     assert.equal(rejected.oversize, 2);
     assert.equal(rejected.environment, 1);
     assert.equal(rejected.version, 1);
