@@ -7,14 +7,15 @@
  * @module
  */
 import type { ClusterOptions } from "./types.ts";
-import { type ClusterStanza, parseClusterConfig } from "./config.ts";
+import { parseClusterConfig } from "./config.ts";
+import type { ClusterStanza } from "./stanza.ts";
 import { presets } from "../presets/mod.ts";
 import { encodeNodeMeta } from "./node_meta.ts";
 import { bindError, defaultName, gossipAdvertise, logAdvertise, logOrigin } from "./startup.ts";
 import { logLogger, memberlistLogger, silentLogger } from "./logging.ts";
 import { decodeRemoval } from "./voters.ts";
 import { emitEvent } from "./events.ts";
-import { Cluster, conflictHeard, createNode, removalHeard, startNode } from "./node.ts";
+import { Cluster, nodeHooks } from "./node.ts";
 import { Memberlist } from "../memberlist/mod.ts";
 import { nodeSecurity, openPortsWarning } from "./security.ts";
 import { ReplicatedLog } from "../log/mod.ts";
@@ -72,7 +73,7 @@ export async function cluster(
       clock,
       store: options.store,
     });
-    return createNode({
+    return nodeHooks.create({
       ...common,
       config: undefined,
       log,
@@ -145,10 +146,10 @@ export async function cluster(
         delegate: {
           notifyMsg: (buf) => {
             const removed = decodeRemoval(buf);
-            if (removed !== undefined && built.node) removalHeard(built.node, removed);
+            if (removed !== undefined && built.node) nodeHooks.removal(built.node, removed);
           },
           notifyConflict: (existing, other) => {
-            if (built.node) conflictHeard(built.node, existing, other);
+            if (built.node) nodeHooks.conflict(built.node, existing, other);
           },
         },
       });
@@ -164,7 +165,7 @@ export async function cluster(
     await log.close();
     throw err;
   }
-  const node = built.node = createNode({
+  const node = built.node = nodeHooks.create({
     ...common,
     config,
     log,
@@ -176,7 +177,7 @@ export async function cluster(
   const warning = openPortsWarning(state, config, log.address!, memberlist.address);
   if (warning !== undefined) logger.warn(warning);
   try {
-    await startNode(node, discovery);
+    await nodeHooks.start(node, discovery);
   } catch (err) {
     await node.close();
     throw err;

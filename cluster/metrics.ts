@@ -11,22 +11,9 @@
  * @module
  */
 import type { Attributes, Meter, Observable } from "@opentelemetry/api";
-import type { ClusterHealth, ClusterStats } from "./types.ts";
+import type { ClusterHealth, ClusterStats, MeterProviderLike } from "./types.ts";
 
-/**
- * An OpenTelemetry `MeterProvider` (the SDK's, or `metrics.getMeterProvider()` of
- * `@opentelemetry/api`), typed loosely so this package's public types do not pull in the API's.
- *
- * @example
- * ```ts
- * import { MeterProvider } from "@opentelemetry/sdk-metrics";
- * const provider: MeterProviderLike = new MeterProvider({ readers: [reader] });
- * ```
- */
-export interface MeterProviderLike {
-  /** Returns the meter of an instrumentation scope (an OpenTelemetry `Meter`). */
-  getMeter(name: string, version?: string): unknown;
-}
+export type { MeterProviderLike } from "./types.ts";
 
 /** One series of a family: its labels and current value. */
 export interface MetricSample {

@@ -13,15 +13,13 @@
  */
 export { Cluster, cluster } from "./cluster.ts";
 export {
-  type AutojoinStanza,
   type ClusterConfig,
-  type ClusterStanza,
-  clusterStanza,
   ConfigError,
   type ConfigIssue,
   type Environment,
   parseClusterConfig,
 } from "./config.ts";
+export { type AutojoinStanza, type ClusterStanza, clusterStanza } from "./stanza.ts";
 export type {
   ClusterEvents,
   ClusterHealth,

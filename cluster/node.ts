@@ -17,16 +17,18 @@ import type {
 } from "./types.ts";
 import type { ClusterConfig } from "./config.ts";
 import { presets } from "../presets/mod.ts";
-import { decodeNodeMeta, encodeNodeMeta } from "./node_meta.ts";
-import { selfMember, toClusterMember } from "./startup.ts";
-import { discoveryLogger, layerLogger } from "./logging.ts";
+import { checkAttributes, decodeNodeMeta, encodeNodeMeta } from "./node_meta.ts";
 import {
-  formatPrometheus,
-  type MeterProviderLike,
-  metricFamilies,
-  type MetricFamily,
-  observeMetrics,
-} from "./metrics.ts";
+  type ClusterParts,
+  environmentRefused,
+  nodeAddresses,
+  selfMember,
+  startDiscovery,
+  toClusterMember,
+} from "./startup.ts";
+import { nodeHealth } from "./health.ts";
+import { discoveryLogger, layerLogger } from "./logging.ts";
+import { formatPrometheus, metricFamilies, type MetricFamily, observeMetrics } from "./metrics.ts";
 import { encodeRemoval, type QuorumStatus, VotingMembership } from "./voters.ts";
 import type { Keyring, Member, Memberlist } from "../memberlist/mod.ts";
 import type { ReplicatedLog, ReplicatedLogCache } from "../log/mod.ts";
@@ -35,44 +37,21 @@ import { type Clock, formatHostPort, type HostPort } from "../transport/mod.ts";
 import { NameConflictError } from "../errors/mod.ts";
 import type { SecurityState } from "./security.ts";
 
-/** What `cluster()` hands a new {@link Cluster}. */
-export interface ClusterParts {
-  name: string;
-  config: ClusterConfig | undefined;
-  log: ReplicatedLog;
-  memberlist: Memberlist | undefined;
-  keyring: Keyring | undefined;
-  logger: Logger;
-  clock: Clock;
-  /** Where peers reach the log (host "" = the gossip address). */
-  logAdvertise: HostPort;
-  attributes: Record<string, string>;
-  readiness: ReadinessOptions | undefined;
-  meterProvider: MeterProviderLike | false | undefined;
-  /** How gossip and the log port are protected; open when omitted (isolated nodes). */
-  security?: SecurityState;
+// The constructor and the hooks below are for cluster() only: reached through nodeHooks (set
+// in the class's static block), they stay out of the public types.
+/** cluster()'s handles on a node's private parts. */
+export interface NodeHooks {
+  /** Creates a node. */
+  create(parts: ClusterParts): Cluster;
+  /** Wires membership into the log and starts discovery. */
+  start(node: Cluster, discovery: Discovery | undefined): Promise<void>;
+  /** A member told `node` to remove `name` from the voting membership. */
+  removal(node: Cluster, name: string): void;
+  /** memberlist saw one name at two addresses. */
+  conflict(node: Cluster, existing: Member, other: { address: HostPort }): void;
 }
-
-// The constructor and the hooks below are for cluster() only: reached through these
-// module functions (set in the class's static block), they stay out of the public types.
-let create: (parts: ClusterParts) => Cluster;
-let start: (node: Cluster, discovery: Discovery | undefined) => Promise<void>;
-let removal: (node: Cluster, name: string) => void;
-let conflict: (node: Cluster, existing: Member, other: { address: HostPort }) => void;
-
-/** Creates a node (cluster() only). */
-export const createNode = (parts: ClusterParts): Cluster => create(parts);
-/** Wires and starts a node (cluster() only). */
-export const startNode = (node: Cluster, discovery: Discovery | undefined): Promise<void> =>
-  start(node, discovery);
-/** A member told `node` to remove `name` from the voting membership. */
-export const removalHeard = (node: Cluster, name: string): void => removal(node, name);
-/** memberlist saw one name at two addresses. */
-export const conflictHeard = (
-  node: Cluster,
-  existing: Member,
-  other: { address: HostPort },
-): void => conflict(node, existing, other);
+/** Set by the class's static block. */
+export const nodeHooks: NodeHooks = {} as NodeHooks;
 
 /**
  * A running node. Create it with {@link cluster}.
@@ -117,10 +96,10 @@ export class Cluster extends ClusterEmitter {
   #stopMetrics: (() => void) | undefined;
 
   static {
-    create = (parts) => new Cluster(parts);
-    start = (node, discovery) => node.#start(discovery);
-    removal = (node, name) => node.#onRemoval(name);
-    conflict = (node, existing, other) => node.#conflict(existing, other);
+    nodeHooks.create = (parts) => new Cluster(parts);
+    nodeHooks.start = (node, discovery) => node.#start(discovery);
+    nodeHooks.removal = (node, name) => node.#onRemoval(name);
+    nodeHooks.conflict = (node, existing, other) => node.#conflict(existing, other);
   }
 
   private constructor(parts: ClusterParts) {
@@ -184,17 +163,7 @@ export class Cluster extends ClusterEmitter {
     log: string | undefined;
     bound: { memberlist: string | undefined; log: string | undefined };
   } {
-    const ml = this.#memberlist;
-    const bound = {
-      memberlist: ml ? formatHostPort(ml.bound) : undefined,
-      log: this.log.address ? formatHostPort(this.log.address) : undefined,
-    };
-    if (!ml) return { memberlist: undefined, log: undefined, bound };
-    const log = formatHostPort({
-      host: this.#logAdvertise.host || ml.address.host,
-      port: this.#logAdvertise.port,
-    });
-    return { memberlist: formatHostPort(ml.address), log, bound };
+    return nodeAddresses(this.#memberlist, this.log.address, this.#logAdvertise);
   }
 
   /**
@@ -210,13 +179,7 @@ export class Cluster extends ClusterEmitter {
    */
   async setMeta(meta: Record<string, string>): Promise<void> {
     if (this.#closed || this.#leaving) throw new Error(`node ${this.name} is closed or leaving`);
-    const attributes: Record<string, string> = {};
-    for (const [k, v] of Object.entries(meta)) {
-      if (typeof v !== "string") {
-        throw new TypeError(`setMeta: attribute "${k}" must be a string, got ${typeof v}`);
-      }
-      attributes[k] = v;
-    }
+    const attributes = checkAttributes(meta, "setMeta");
     const ml = this.#memberlist;
     if (ml && this.config) {
       await ml.updateMeta(encodeNodeMeta({
@@ -314,21 +277,16 @@ export class Cluster extends ClusterEmitter {
    * ```
    */
   health(): ClusterHealth {
-    if (this.#closed) return { live: false, ready: false, reasons: ["the node is closed"] };
-    const reasons: string[] = [];
-    if (this.#leaving) reasons.push("the node is leaving the cluster");
     const alive = this.members().filter((m) => m.state === "alive").length;
     if (alive >= this.#readiness.members) this.#joined = true; // once joined, stays joined
-    if (!this.#joined) {
-      reasons.push(
-        `not joined yet: sees ${alive} alive member(s), needs ${this.#readiness.members}`,
-      );
-    }
-    if (this.#readiness.quorum && !this.hasQuorum) {
-      const q = this.#quorum;
-      reasons.push(`no quorum: ${q.reachable} of ${q.voters} voters reachable, ${q.needed} needed`);
-    }
-    return { live: true, ready: reasons.length === 0, reasons };
+    return nodeHealth({
+      closed: this.#closed,
+      leaving: this.#leaving,
+      joined: this.#joined,
+      alive,
+      readiness: this.#readiness,
+      quorum: this.#quorum,
+    });
   }
 
   /** Every counter of {@link stats} and the health as metric families. */
@@ -404,11 +362,7 @@ export class Cluster extends ClusterEmitter {
       if (meta && meta.environment !== environment && m.name !== this.name) {
         if (!this.#refused.has(m.name)) {
           this.#refused.add(m.name);
-          const err = new Error(
-            `member ${m.name} at ${
-              formatHostPort(m.address)
-            } runs environment "${meta.environment}" but this node runs "${environment}": refused`,
-          );
+          const err = environmentRefused(m, meta.environment, environment);
           this.#logger.error(err.message, { node: m.name });
           emitEvent(this, "error", err);
         }
@@ -431,21 +385,12 @@ export class Cluster extends ClusterEmitter {
     this.#syncPeers();
     if (discovery) {
       this.#discovery = discovery;
-      await discovery.start({
-        self: ml.address,
-        nodeName: this.name,
+      await startDiscovery(discovery, ml, {
+        name: this.name,
         signal: this.#abort.signal,
         clock: this.#clock,
         logger: discoveryLogger(this.#logger),
-        knownMembers: () => ml.aliveMembers().map((m) => m.address),
-        join: async (addresses: HostPort[]) => {
-          if (this.#closed || addresses.length === 0) return 0;
-          try {
-            return (await ml.join(addresses)).joined;
-          } catch {
-            return 0;
-          }
-        },
+        closed: () => this.#closed,
       });
     }
   }

@@ -95,3 +95,26 @@ export function decodeNodeMeta(bytes: Uint8Array): NodeMeta | undefined {
     attributes,
   };
 }
+
+/**
+ * The attributes a node advertises, checked: every value a string.
+ *
+ * @example
+ * ```ts
+ * checkAttributes({ zone: "a" }, "setMeta"); // { zone: "a" }
+ * ```
+ * @throws TypeError naming the attribute that is not a string
+ */
+export function checkAttributes(
+  meta: Record<string, unknown>,
+  where: string,
+): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  for (const [k, v] of Object.entries(meta)) {
+    if (typeof v !== "string") {
+      throw new TypeError(`${where}: attribute "${k}" must be a string, got ${typeof v}`);
+    }
+    attributes[k] = v;
+  }
+  return attributes;
+}

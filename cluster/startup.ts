@@ -5,12 +5,16 @@
  * @module
  */
 import { hostname } from "node:os";
-import type { ClusterMember } from "./types.ts";
+import type { ClusterMember, Logger, MeterProviderLike, ReadinessOptions } from "./types.ts";
+import type { ReplicatedLog } from "../log/mod.ts";
+import type { Keyring } from "../memberlist/mod.ts";
+import type { SecurityState } from "./security.ts";
 import type { ClusterConfig } from "./config.ts";
 import { decodeNodeMeta, type NodeMeta } from "./node_meta.ts";
-import { type Member, pickAdvertiseHost } from "../memberlist/mod.ts";
+import { type Member, type Memberlist, pickAdvertiseHost } from "../memberlist/mod.ts";
+import type { Discovery, DiscoveryLogger } from "../discovery/mod.ts";
 import type { LogStore } from "../log/mod.ts";
-import { formatHostPort, type HostPort, TransportError } from "../transport/mod.ts";
+import { type Clock, formatHostPort, type HostPort, TransportError } from "../transport/mod.ts";
 
 /** A memberlist member as the cluster reports it. */
 export function toClusterMember(m: Member): ClusterMember {
@@ -103,4 +107,86 @@ export function selfMember(name: string): ClusterMember {
     environment: undefined,
     meta: {},
   };
+}
+
+/**
+ * Where peers reach a node (advertised; what to put in another node's `members`) and the
+ * sockets it listens on (`bound`); all undefined when isolated.
+ */
+export function nodeAddresses(
+  ml: { readonly address: HostPort; readonly bound: HostPort } | undefined,
+  logBound: HostPort | undefined,
+  logAdvertise: HostPort,
+): {
+  memberlist: string | undefined;
+  log: string | undefined;
+  bound: { memberlist: string | undefined; log: string | undefined };
+} {
+  const bound = {
+    memberlist: ml ? formatHostPort(ml.bound) : undefined,
+    log: logBound ? formatHostPort(logBound) : undefined,
+  };
+  if (!ml) return { memberlist: undefined, log: undefined, bound };
+  const log = formatHostPort({
+    host: logAdvertise.host || ml.address.host,
+    port: logAdvertise.port,
+  });
+  return { memberlist: formatHostPort(ml.address), log, bound };
+}
+
+/** A member of another environment, refused: the error the node reports. */
+export function environmentRefused(m: Member, theirs: string, ours: string): Error {
+  return new Error(
+    `member ${m.name} at ${
+      formatHostPort(m.address)
+    } runs environment "${theirs}" but this node runs "${ours}": refused`,
+  );
+}
+
+/** Starts discovery for a node: it joins through memberlist, never throws into discovery. */
+export async function startDiscovery(
+  discovery: Discovery,
+  ml: Memberlist,
+  node: {
+    name: string;
+    signal: AbortSignal;
+    clock: Clock;
+    logger: DiscoveryLogger;
+    closed: () => boolean;
+  },
+): Promise<void> {
+  await discovery.start({
+    self: ml.address,
+    nodeName: node.name,
+    signal: node.signal,
+    clock: node.clock,
+    logger: node.logger,
+    knownMembers: () => ml.aliveMembers().map((m) => m.address),
+    join: async (addresses: HostPort[]) => {
+      if (node.closed() || addresses.length === 0) return 0;
+      try {
+        return (await ml.join(addresses)).joined;
+      } catch {
+        return 0;
+      }
+    },
+  });
+}
+
+/** What `cluster()` hands a new node. */
+export interface ClusterParts {
+  name: string;
+  config: ClusterConfig | undefined;
+  log: ReplicatedLog;
+  memberlist: Memberlist | undefined;
+  keyring: Keyring | undefined;
+  logger: Logger;
+  clock: Clock;
+  /** Where peers reach the log (host "" = the gossip address). */
+  logAdvertise: HostPort;
+  attributes: Record<string, string>;
+  readiness: ReadinessOptions | undefined;
+  meterProvider: MeterProviderLike | false | undefined;
+  /** How gossip and the log port are protected; open when omitted (isolated nodes). */
+  security?: SecurityState;
 }

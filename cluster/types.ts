@@ -10,7 +10,6 @@ import type { LogStats, LogStore } from "../log/mod.ts";
 import type { DiscoveryFactory } from "../discovery/mod.ts";
 import type { Clock, Network } from "../transport/mod.ts";
 import type { QuorumStatus } from "./voters.ts";
-import type { MeterProviderLike } from "./metrics.ts";
 
 /**
  * Where the cluster writes what it does: every layer (memberlist, log, discovery, the node's
@@ -152,4 +151,19 @@ export interface ClusterStats {
   readonly members: Readonly<Record<Member["state"], number>>;
   /** How the gossip and log ports are protected: "open" means anyone on the network gets in. */
   readonly security: SecurityState;
+}
+
+/**
+ * An OpenTelemetry `MeterProvider` (the SDK's, or `metrics.getMeterProvider()` of
+ * `@opentelemetry/api`), typed loosely so this package's public types do not pull in the API's.
+ *
+ * @example
+ * ```ts
+ * import { MeterProvider } from "@opentelemetry/sdk-metrics";
+ * const provider: MeterProviderLike = new MeterProvider({ readers: [reader] });
+ * ```
+ */
+export interface MeterProviderLike {
+  /** Returns the meter of an instrumentation scope (an OpenTelemetry `Meter`). */
+  getMeter(name: string, version?: string): unknown;
 }
