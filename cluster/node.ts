@@ -32,7 +32,7 @@ import { formatPrometheus, metricFamilies, type MetricFamily, observeMetrics } f
 import { encodeRemoval, type QuorumStatus, VotingMembership } from "./voters.ts";
 import type { Keyring, Member, Memberlist } from "../memberlist/mod.ts";
 import type { ReplicatedLog, ReplicatedLogCache } from "../log/mod.ts";
-import type { Discovery } from "../discovery/mod.ts";
+import type { Discovery, DiscoveryLogger } from "../discovery/mod.ts";
 import { type Clock, formatHostPort, type HostPort } from "../transport/mod.ts";
 import { NameConflictError } from "../errors/mod.ts";
 import type { SecurityState } from "./security.ts";
@@ -86,6 +86,7 @@ export class Cluster extends ClusterEmitter {
   #leaving = false;
   #joined = false;
   #logger: Logger;
+  #discoveryLogger: DiscoveryLogger;
   #clock: Clock;
   #voting: VotingMembership;
   #quorum: QuorumStatus;
@@ -118,6 +119,7 @@ export class Cluster extends ClusterEmitter {
     this.security = parts.security ??
       { gossip: "open", log: "open", verifyIncoming: true, verifyOutgoing: true };
     this.#logger = layerLogger(parts.logger, "cluster");
+    this.#discoveryLogger = discoveryLogger(parts.logger);
     this.#clock = parts.clock;
     this.#logAdvertise = parts.logAdvertise;
     this.#attributes = { ...parts.attributes };
@@ -389,7 +391,7 @@ export class Cluster extends ClusterEmitter {
         name: this.name,
         signal: this.#abort.signal,
         clock: this.#clock,
-        logger: discoveryLogger(this.#logger),
+        logger: this.#discoveryLogger,
         closed: () => this.#closed,
       });
     }

@@ -192,7 +192,7 @@ describe("discovery registry", () => {
     try {
       assert.equal(created, 1);
       // the plugin was not registered module-wide: the next node without it is refused
-      assert.deepEqual(registeredDiscoveryNames(), ["nats", "static", "test-directory"]);
+      assert.deepEqual(registeredDiscoveryNames(), ["dns", "nats", "static", "test-directory"]);
       await assert.rejects(cluster(stanza, { name: "next" }), (e: unknown) => {
         assert.ok(e instanceof ConfigError);
         assert.match(e.message, /unknown discovery plugin "node-only"/);
