@@ -21,14 +21,17 @@ import {
   validateTuning,
 } from "./config.ts";
 import type { Core } from "./core.ts";
-import { errorText } from "./core.ts";
 import { Counters } from "./counters.ts";
 import { startGossip, startPushPull } from "./gossip.ts";
 import { joinCluster, type JoinResult } from "./join.ts";
-import { bytesToIp, ipToBytes } from "./wire/mod.ts";
-import type { PacketSecurity } from "./wire/mod.ts";
+import {
+  bytesToIp,
+  encodeMessage,
+  ipToBytes,
+  labelBytes,
+  type PacketSecurity,
+} from "./wire/mod.ts";
 import { Receiver } from "./receive.ts";
-import { labelBytes } from "./wire/mod.ts";
 import { Prober } from "./probe.ts";
 import { StreamService } from "./push_pull.ts";
 import { TransmitLimitedQueue } from "./queue.ts";
@@ -36,17 +39,24 @@ import { PacketSender } from "./send.ts";
 import { reportConflict } from "./conflict.ts";
 import { MemberTable, type NodeRecord, NodeStateCode, recordAddress, toMember } from "./state.ts";
 import { TimerSet } from "./timers.ts";
+import { MemberListeners } from "./listeners.ts";
 import { Reconnector } from "./reconnect.ts";
 import { RefusalCheck } from "./refusal.ts";
-import { encodeMessage } from "./wire/mod.ts";
 import { pickAdvertiseHost } from "./advertise.ts";
 import { type MemberSeed, plantSeed } from "./seed.ts";
 
-type Listener = (m: Member) => void;
 // Creates a node whose table starts seeded: the module-internal seam below (set by
 // Memberlist's static block, which alone can reach its private create).
 let createSeededNode: (options: MemberlistOptions, seed: MemberSeed) => Promise<Memberlist>;
 const silent = { debug(): void {}, warn(): void {} };
+// The host of an address a message carried; undefined when it is no IP.
+const hostOf = (addr: Uint8Array): string | undefined => {
+  try {
+    return bytesToIp(addr);
+  } catch {
+    return undefined;
+  }
+};
 
 /**
  * One member of a SWIM/Lifeguard cluster, wire-compatible with hashicorp/memberlist.
@@ -76,7 +86,7 @@ export class Memberlist {
   #streams: StreamService;
   #reconnect: Reconnector;
   #refusals: RefusalCheck;
-  #listeners = new Map<keyof MemberlistEvents, Set<Listener>>();
+  #listeners: MemberListeners;
   #pending = new Set<Promise<void>>();
   #closed = false;
   #shutdown: Promise<void> | null = null;
@@ -89,6 +99,7 @@ export class Memberlist {
   private constructor(core: Core, transport: Transport) {
     this.#core = core;
     this.#transport = transport;
+    this.#listeners = new MemberListeners((msg, data) => core.logger.warn(msg, data));
     this.name = core.name;
     this.address = core.advertise;
     this.bound = transport.address;
@@ -233,31 +244,21 @@ export class Memberlist {
       emit: (ev, rec) => {
         if (self === null) return;
         self.#reconnect.observe(ev, rec);
-        self.#emit(ev, rec);
+        self.#listeners.emit(ev, rec);
       },
       warn: (msg, data) => logger.warn(msg, data),
       onConflict: (rec, theirs) => reportConflict(core, rec, theirs),
       onRefute: () => counters.inc("refutations"),
       onDegradedTimeout: () => counters.inc("degradedTimeouts"),
       sendDirect: (addr, port, msg) => {
-        if (self === null || self.#closed) return;
-        let host: string;
-        try {
-          host = bytesToIp(addr);
-        } catch {
-          return;
-        }
+        const host = hostOf(addr);
+        if (self === null || self.#closed || host === undefined) return;
         counters.inc(msg.type === "alive" ? "accusationsAnswered" : "accusationsSent");
         self.#sender.sendMsg({ host, port }, encodeMessage(msg));
       },
       verify: (addr, port, node, done) => {
-        if (self === null || self.#closed) return done(false);
-        let host: string;
-        try {
-          host = bytesToIp(addr);
-        } catch {
-          return done(false);
-        }
+        const host = hostOf(addr);
+        if (self === null || self.#closed || host === undefined) return done(false);
         counters.inc("revivalChecks");
         self.#prober.ping({ host, port }, node, done);
       },
@@ -396,15 +397,7 @@ export class Memberlist {
 
   /** Subscribes to an event; returns the unsubscribe function. */
   on<K extends keyof MemberlistEvents>(event: K, fn: (m: MemberlistEvents[K]) => void): () => void {
-    let set = this.#listeners.get(event);
-    if (set === undefined) {
-      set = new Set();
-      this.#listeners.set(event, set);
-    }
-    set.add(fn);
-    return () => {
-      this.#listeners.get(event)?.delete(fn);
-    };
+    return this.#listeners.on(event, fn);
   }
 
   /** Sends a user message to a member over a stream (delivered to its delegate.notifyMsg). */
@@ -420,19 +413,6 @@ export class Memberlist {
   /** Estimated cluster size: known nodes in any state, ourselves included. */
   estimatedSize(): number {
     return this.#core.table.numNodes;
-  }
-
-  #emit(event: keyof MemberlistEvents, rec: NodeRecord): void {
-    const set = this.#listeners.get(event);
-    if (set === undefined || set.size === 0) return;
-    const m = toMember(rec);
-    for (const fn of [...set]) {
-      try {
-        fn(m);
-      } catch (e) {
-        this.#core.logger.warn("event listener threw", { event, error: errorText(e) });
-      }
-    }
   }
 
   #track(p: Promise<unknown>): void {
