@@ -125,6 +125,7 @@ describe("security: input that cannot wedge a node", { timeout: 60_000 }, () => 
     const dir = mkdtempSync(join(tmpdir(), "sec-fs-"));
     opened.dirs.push(dir);
     const a = await node("a", tight, { store: await FileLogStore.open(dir) });
+    a.log.setPeers([{ name: "m", address: DOWN }]); // the attacker poses as a listed member
     const raw = new Raw(addr(a.log).port);
     raw.hello();
     raw.send(FrameType.Digest, encodeHeads([]));
