@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Entry } from "./entry.ts";
+import { type Entry, ENTRY_BODY_OVERHEAD } from "./entry.ts";
 import { deflate, encodeFrame, FrameType } from "./frames.ts";
 import { encodeEntries } from "./messages.ts";
 
@@ -76,4 +76,27 @@ export class FrameCache {
     this.#frame = frame;
     return frame;
   }
+}
+
+/**
+ * The next batch to send from `list` (entries of one origin read from `have + 1`): gap-free
+ * (or, below the compaction `floor`, a snapshot range with holes), at most `maxBatchBytes` but
+ * always one entry. `full` says the byte limit cut it short.
+ */
+export function takeBatch(
+  list: readonly Entry[],
+  have: number,
+  floor: number,
+  maxBatchBytes: number,
+): { batch: Entry[]; bytes: number; full: boolean } {
+  const batch: Entry[] = [];
+  let bytes = 0;
+  for (const e of list) {
+    if (have < floor ? e.seq > floor : e.seq !== have + 1 + batch.length) break;
+    const size = ENTRY_BODY_OVERHEAD + 8 + e.value.length + (e.key?.length ?? 0);
+    if (batch.length > 0 && bytes + size > maxBatchBytes) return { batch, bytes, full: true };
+    batch.push(e);
+    bytes += size;
+  }
+  return { batch, bytes, full: false };
 }

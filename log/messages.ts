@@ -31,6 +31,29 @@ export interface Hello {
   readonly name: string;
 }
 
+/**
+ * Why a peer's Hello is refused, as `[reason, detail]`, or undefined when it is acceptable:
+ * another protocol version or environment, our own or an empty name, or a name other than the
+ * one the peer proved (keyed) or this side dialed.
+ */
+export function helloFault(
+  hello: Hello,
+  local: { readonly name: string; readonly environment: string },
+  authenticated: string | undefined,
+  expected: string | undefined,
+): ["version" | "environment" | "self" | "name", string] | undefined {
+  if (hello.version !== PROTOCOL_VERSION) return ["version", `version ${hello.version}`];
+  if (hello.environment !== local.environment) return ["environment", hello.environment];
+  if (hello.name === local.name || hello.name === "") return ["self", "own name"];
+  if (authenticated !== undefined && hello.name !== authenticated) {
+    return ["name", `proved ${authenticated}, says ${hello.name}`];
+  }
+  if (expected !== undefined && hello.name !== expected) {
+    return ["name", `dialed ${expected}, reached ${hello.name}`];
+  }
+  return undefined;
+}
+
 /** Encodes a Hello payload. */
 export function encodeHello(h: Hello): Uint8Array {
   const w = new ByteWriter(64);

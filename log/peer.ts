@@ -17,10 +17,14 @@
  *
  * @module
  */
-import type { Clock, Stream, TimerHandle } from "../transport/mod.ts";
+import type { Stream, TimerHandle } from "../transport/mod.ts";
+import { FrameWriter, WRITE_CHUNK } from "./frame_writer.ts";
+import { ClusterError } from "../errors/mod.ts";
+import type { SessionHost } from "./session_host.ts";
+
+export type { ReplicaData, SessionHost } from "./session_host.ts";
 import { DecodeError } from "./binary.ts";
-import { type Entry, ENTRY_BODY_OVERHEAD } from "./entry.ts";
-import { type FrameCache, packFrame } from "./frame_cache.ts";
+import { packFrame, takeBatch } from "./frame_cache.ts";
 import { type Frame, FrameDecoder, FrameError, FrameType } from "./frames.ts";
 import {
   decodeEntries,
@@ -30,86 +34,17 @@ import {
   encodeHeads,
   encodeHello,
   encodeSnapshot,
+  helloFault,
   PROTOCOL_VERSION,
 } from "./messages.ts";
-import type { QuorumTracker } from "./quorum.ts";
 import { ReceiveWatch, ReplyBudget, rewindStale } from "./peer_bounds.ts";
-import type { LogLogger, LogStats, RejectReason } from "./stats.ts";
-import { type LogLimits, type LogTuning, MAX_PLAUSIBLE_SEQ } from "./tuning.ts";
-
-/** The log data a connection reads and feeds. */
-export interface ReplicaData {
-  /** origin → highest seq held. */
-  heads(): ReadonlyMap<string, number>;
-  /** origin → compaction point. */
-  floors(): ReadonlyMap<string, number>;
-  /** Up to `limit` entries of `origin` from `fromSeq`, ascending. */
-  read(origin: string, fromSeq: number, limit: number): Promise<Entry[]>;
-  /**
-   * Applies a gap-free batch from peer `from` (duplicates are skipped, a gap stops it);
-   * false when the batch was refused outright (e.g. entries of this node's own origin).
-   */
-  applyEntries(origin: string, entries: Entry[], from: string): Promise<boolean>;
-  /** Installs a compacted range from peer `from`; false when refused. */
-  applySnapshot(origin: string, through: number, entries: Entry[], from: string): Promise<boolean>;
-}
-
-/** What a connection needs from the replicator that owns it. */
-export interface SessionHost {
-  /** This node's name. */
-  readonly name: string;
-  /** This node's own log (usually its name). */
-  readonly origin: string;
-  /** Environment both sides must share. */
-  readonly environment: string;
-  /** Limits and batching. */
-  readonly tuning: LogTuning;
-  /** The connection limits, defaults filled in. */
-  readonly limits: LogLimits;
-  /** Timers. */
-  readonly clock: Clock;
-  /** Counters to bump. */
-  readonly stats: LogStats;
-  /** Where refusals and failures are written. */
-  readonly logger: LogLogger;
-  /** Acks of own entries go here. */
-  readonly quorum: QuorumTracker;
-  /** The log. */
-  readonly data: ReplicaData;
-  /** Entries frames shared by the connections. */
-  readonly frames: FrameCache;
-  /** Handshake done; false refuses the connection (a promise: decided a little later). */
-  opened(session: PeerSession): boolean | Promise<boolean>;
-  /** The connection is gone (called once per session, opened or not). */
-  closed(session: PeerSession): void;
-  /** The session's incomplete-frame bytes changed by `delta` (the host bounds the total). */
-  buffered(session: PeerSession, delta: number): void;
-}
+import type { RejectReason } from "./stats.ts";
+import { MAX_PLAUSIBLE_SEQ } from "./tuning.ts";
 
 type SessionState = "hello" | "open" | "closed";
 
-// a pump run writes its frames in chunks of about this size (one write, not one per frame)
-const WRITE_CHUNK = 64 * 1024;
-// the pump waits while this many bytes are handed to the socket and not yet written
-const SEND_HIGH_WATER = 4 * 1024 * 1024;
-
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-class PeerRejected extends Error {
-  readonly reason: RejectReason;
-  constructor(reason: RejectReason, message: string) {
-    super(message);
-    this.reason = reason;
-  }
-}
+/** The peer broke the protocol; `code` is the counter it goes to. */
+class PeerRejected extends ClusterError<RejectReason> {}
 
 /** A replication connection (inbound or outbound). */
 export class PeerSession {
@@ -117,7 +52,7 @@ export class PeerSession {
   readonly stream: Stream;
   /** This side dialed. */
   readonly outbound: boolean;
-  #host: SessionHost;
+  #host: SessionHost<PeerSession>;
   #expected: string | undefined;
   // keyed: the name the peer proved in the handshake (its Hello must say the same)
   #authenticated: string | undefined;
@@ -136,12 +71,7 @@ export class PeerSession {
   #pumping = false;
   #registered = false;
   #lostByPeer = false;
-  // outgoing frames gathered in this tick, written together
-  #out: Uint8Array[] = [];
-  #outBytes = 0;
-  #flushQueued = false;
-  #unwritten = 0;
-  #drained: (() => void) | undefined;
+  #writer: FrameWriter;
   #watch: ReceiveWatch;
   #budget = new ReplyBudget();
 
@@ -153,7 +83,7 @@ export class PeerSession {
    * @param authenticatedName name the peer proved in a keyed handshake
    */
   constructor(
-    host: SessionHost,
+    host: SessionHost<PeerSession>,
     stream: Stream,
     expectedName?: string,
     authenticatedName?: string,
@@ -162,6 +92,10 @@ export class PeerSession {
     this.#authenticated = authenticatedName;
     this.#heard = host.clock.now();
     this.stream = stream;
+    this.#writer = new FrameWriter(stream, () => {
+      if (this.#state !== "closed") this.#lostByPeer = this.#registered;
+      this.close();
+    });
     this.outbound = expectedName !== undefined;
     this.#expected = expectedName;
     this.#decoder = new FrameDecoder(host.tuning.maxFrameBytes);
@@ -233,11 +167,9 @@ export class PeerSession {
     this.#state = "closed";
     if (this.#timer !== undefined) this.#host.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#out = [];
-    this.#outBytes = 0;
+    this.#writer.close();
     const freed = this.#watch.setBuffered(0);
     if (freed !== 0) this.#host.buffered(this, freed);
-    this.#wake();
     this.stream.close();
     this.#host.closed(this);
   }
@@ -298,7 +230,8 @@ export class PeerSession {
         }
       }
     } catch (err) {
-      if (err instanceof PeerRejected || err instanceof FrameError) {
+      if (err instanceof PeerRejected) this.reject(err.code, err.message);
+      else if (err instanceof FrameError) {
         this.reject(err.reason, err.message);
       } else if (err instanceof DecodeError) this.reject("garbage", err.message);
       else {
@@ -318,19 +251,8 @@ export class PeerSession {
     if (this.#state === "hello") {
       if (f.type !== FrameType.Hello) throw new PeerRejected("garbage", "expected Hello");
       const hello = decodeHello(f.payload);
-      if (hello.version !== PROTOCOL_VERSION) {
-        throw new PeerRejected("version", `version ${hello.version}`);
-      }
-      if (hello.environment !== h.environment) {
-        throw new PeerRejected("environment", hello.environment);
-      }
-      if (hello.name === h.name || hello.name === "") throw new PeerRejected("self", "own name");
-      if (this.#authenticated !== undefined && hello.name !== this.#authenticated) {
-        throw new PeerRejected("name", `proved ${this.#authenticated}, says ${hello.name}`);
-      }
-      if (this.#expected !== undefined && hello.name !== this.#expected) {
-        throw new PeerRejected("name", `dialed ${this.#expected}, reached ${hello.name}`);
-      }
+      const fault = helloFault(hello, h, this.#authenticated, this.#expected);
+      if (fault !== undefined) throw new PeerRejected(fault[0], fault[1]);
       this.#peer = hello.name;
       this.#state = "open";
       h.clock.clearTimeout(this.#timer);
@@ -463,23 +385,15 @@ export class PeerSession {
           }
         }
         if (!(await this.#sendNext(origin))) break;
-        if (this.#outBytes >= WRITE_CHUNK) this.#flush();
-        while (this.#unwritten > SEND_HIGH_WATER && this.#state === "open") {
-          await new Promise<void>((resolve) => (this.#drained = resolve));
-        }
+        if (this.#writer.pending >= WRITE_CHUNK) this.#writer.flush();
+        while (this.#writer.backedUp && this.#state === "open") await this.#writer.drained();
       }
-      this.#flush();
+      this.#writer.flush();
     } catch {
       this.close();
     } finally {
       this.#pumping = false;
     }
-  }
-
-  #wake(): void {
-    const d = this.#drained;
-    this.#drained = undefined;
-    d?.();
   }
 
   /** Sends the next batch or snapshot chunk of `origin`; false when nothing could be sent. */
@@ -493,19 +407,7 @@ export class PeerSession {
     const floor = h.data.floors().get(origin) ?? 0;
     const list = await h.data.read(origin, have + 1, maxBatchEntries);
     if (this.#state !== "open" || (this.#remote.get(origin) ?? 0) !== have) return true;
-    const batch: Entry[] = [];
-    let bytes = 0;
-    let full = false;
-    for (const e of list) {
-      if (have < floor ? e.seq > floor : e.seq !== have + 1 + batch.length) break;
-      const size = ENTRY_BODY_OVERHEAD + 8 + e.value.length + (e.key?.length ?? 0);
-      if (batch.length > 0 && bytes + size > maxBatchBytes) {
-        full = true;
-        break;
-      }
-      batch.push(e);
-      bytes += size;
-    }
+    const { batch, bytes, full } = takeBatch(list, have, floor, maxBatchBytes);
     if (have < floor) {
       // a compacted range: holes are expected; it ends at the floor unless cut short
       const cut = full || (batch.length === list.length && list.length === maxBatchEntries);
@@ -527,10 +429,7 @@ export class PeerSession {
     return true;
   }
 
-  /**
-   * Queues a frame. Frames of one tick go out in one write: the pump's at the end of its run
-   * (or every {@link WRITE_CHUNK}), any other in a microtask, so nothing waits for a timer.
-   */
+  /** Queues a frame (frame_writer.ts batches the writes); returns its size. */
   #send(type: number, payload: Uint8Array, compressible = false): number {
     if (this.#state === "closed") return 0;
     return this.#queue(packFrame(type, payload, compressible && this.#host.tuning.compress));
@@ -541,31 +440,7 @@ export class PeerSession {
     if (this.#state === "closed") return 0;
     this.#host.stats.framesOut++;
     this.#host.stats.bytesOut += frame.length;
-    this.#out.push(frame);
-    this.#outBytes += frame.length;
-    if (!this.#pumping && !this.#flushQueued) {
-      this.#flushQueued = true;
-      queueMicrotask(() => {
-        this.#flushQueued = false;
-        this.#flush();
-      });
-    }
+    this.#writer.queue(frame, this.#pumping);
     return frame.length;
-  }
-
-  #flush(): void {
-    if (this.#state === "closed" || this.#outBytes === 0) return;
-    const n = this.#outBytes;
-    const bytes = this.#out.length === 1 ? this.#out[0] : concat(this.#out, n);
-    this.#out = [];
-    this.#outBytes = 0;
-    this.#unwritten += n;
-    this.stream.write(bytes).then(() => {
-      this.#unwritten -= n;
-      if (this.#unwritten <= SEND_HIGH_WATER) this.#wake();
-    }, () => {
-      if (this.#state !== "closed") this.#lostByPeer = this.#registered;
-      this.close();
-    });
   }
 }

@@ -71,7 +71,7 @@ export interface ReplicatorOptions {
  * await r.close();
  * ```
  */
-export class Replicator implements SessionHost {
+export class Replicator implements SessionHost<PeerSession> {
   /** This node's name. */
   readonly name: string;
   /** This node's own log. */
