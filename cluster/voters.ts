@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 import type { Clock, TimerHandle } from "../transport/mod.ts";
 import { quorumNeeded } from "../log/mod.ts";
 
@@ -43,7 +44,7 @@ export interface QuorumStatus {
  * await node.removeMember("node-b").catch((e) => e instanceof MembershipError);
  * ```
  */
-export class MembershipError extends Error {
+export class MembershipError extends ClusterError<"membership"> {
   /** The member name given. */
   readonly member: string;
   /**
@@ -52,8 +53,7 @@ export class MembershipError extends Error {
    * @param message what is wrong
    */
   constructor(member: string, message: string) {
-    super(message);
-    this.name = "MembershipError";
+    super("membership", message);
     this.member = member;
   }
 }

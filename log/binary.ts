@@ -5,16 +5,16 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 
 /** Malformed or truncated binary input. */
-export class DecodeError extends Error {
+export class DecodeError extends ClusterError<"decode"> {
   /**
    * Creates an instance.
    * @param message what is wrong
    */
   constructor(message: string) {
-    super(message);
-    this.name = "DecodeError";
+    super("decode", message);
   }
 }
 

@@ -137,6 +137,6 @@ function refusal(err: unknown, expired: boolean, inbound: boolean): RejectReason
   if (expired) return "handshake-timeout";
   if (err instanceof TlsHandshakeError) return "tls";
   if (!(err instanceof HandshakeError)) return "garbage";
-  if (err.reason === "closed") return inbound ? "unauthenticated" : undefined;
-  return err.reason;
+  if (err.code === "closed") return inbound ? "unauthenticated" : undefined;
+  return err.code;
 }

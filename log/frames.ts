@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 
 /** Frame types. */
@@ -29,18 +30,15 @@ export const FRAME_HEADER_BYTES = 5;
 export type FrameFault = "garbage" | "oversize";
 
 /** A malformed or oversize frame. */
-export class FrameError extends Error {
-  /** "garbage" (unknown type, bad payload) or "oversize" (above the frame limit). */
-  readonly reason: FrameFault;
+export class FrameError extends ClusterError<FrameFault> {
   /**
    * Creates an instance.
-   * @param reason the fault class
+   * @param reason the fault class: "garbage" (unknown type, bad payload) or "oversize" (above
+   *   the frame limit); the error's `code`
    * @param message details
    */
   constructor(reason: FrameFault, message: string) {
-    super(message);
-    this.name = "FrameError";
-    this.reason = reason;
+    super(reason, message);
   }
 }
 

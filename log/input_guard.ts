@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 import type { Clock } from "../transport/mod.ts";
 import type { Entry } from "./entry.ts";
 import type { HybridClock } from "./hlc.ts";
@@ -31,15 +32,13 @@ export const REPORT_EVERY_MS = 10_000;
  * @example
  * ```ts
  * log; // ReplicatedLog.create({ ..., onError: (err) => {
- * //   if (err instanceof RefusedInputError) console.warn(err.peer, err.reason, err.offsetMs);
+ * //   if (err instanceof RefusedInputError) console.warn(err.peer, err.code, err.offsetMs);
  * // } })
  * ```
  */
-export class RefusedInputError extends Error {
+export class RefusedInputError extends ClusterError<InputRefusal> {
   /** The peer that sent it. */
   readonly peer: string;
-  /** Why. */
-  readonly reason: InputRefusal;
   /** The origin of the refused entries. */
   readonly origin: string;
   /** "future-timestamp": how far (ms) the timestamp was ahead of local time. */
@@ -47,7 +46,7 @@ export class RefusedInputError extends Error {
   /**
    * Creates an instance.
    * @param peer the sender
-   * @param reason why it was refused
+   * @param reason why it was refused (the error's `code`)
    * @param origin the origin concerned
    * @param message details
    * @param offsetMs clock offset, for "future-timestamp"
@@ -59,10 +58,8 @@ export class RefusedInputError extends Error {
     message: string,
     offsetMs?: number,
   ) {
-    super(message);
-    this.name = "RefusedInputError";
+    super(reason, message);
     this.peer = peer;
-    this.reason = reason;
     this.origin = origin;
     this.offsetMs = offsetMs;
   }
@@ -116,8 +113,8 @@ export class InputGuard {
   }
 
   #refuse(err: RefusedInputError, count: number): void {
-    this.#o.stats.refusedInput[err.reason] += count;
-    const key = `${err.peer}\u0000${err.reason}`;
+    this.#o.stats.refusedInput[err.code] += count;
+    const key = `${err.peer}\u0000${err.code}`;
     const now = this.#o.clock.now();
     const last = this.#lastReport.get(key);
     if (last !== undefined && now - last < REPORT_EVERY_MS) return;

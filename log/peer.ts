@@ -232,7 +232,7 @@ export class PeerSession {
     } catch (err) {
       if (err instanceof PeerRejected) this.reject(err.code, err.message);
       else if (err instanceof FrameError) {
-        this.reject(err.reason, err.message);
+        this.reject(err.code, err.message);
       } else if (err instanceof DecodeError) this.reject("garbage", err.message);
       else {
         // anything else (a store failure, a write on a dead socket) just ends the connection

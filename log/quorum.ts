@@ -13,10 +13,11 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 import type { Clock, TimerHandle } from "../transport/mod.ts";
 
 /** A quorum append did not reach a majority in time (the entry stays appended locally). */
-export class QuorumError extends Error {
+export class QuorumError extends ClusterError<"quorum"> {
   /** The entry's origin. */
   readonly origin: string;
   /** The entry's seq. */
@@ -45,10 +46,10 @@ export class QuorumError extends Error {
     voters: number = needed,
   ) {
     super(
+      "quorum",
       `quorum not reached for ${origin}/${seq}: held by ${acks}, ${needed} needed ` +
         `(${voters} voting members) (${why})`,
     );
-    this.name = "QuorumError";
     this.origin = origin;
     this.seq = seq;
     this.acks = acks;

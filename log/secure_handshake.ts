@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 import { Buffer } from "node:buffer";
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Stream } from "../transport/mod.ts";
@@ -47,18 +48,15 @@ export interface LogKeys {
 export type HandshakeFault = "unauthenticated" | "key" | "name" | "garbage" | "closed";
 
 /** A failed handshake; `reason` says which counter it belongs to. */
-export class HandshakeError extends Error {
-  /** unauthenticated (plaintext peer), key (no shared key), name (not who was dialed), garbage, closed (EOF). */
-  readonly reason: HandshakeFault;
+export class HandshakeError extends ClusterError<HandshakeFault> {
   /**
    * Creates an instance.
-   * @param reason the fault class
+   * @param reason the fault class: unauthenticated (plaintext peer), key (no shared key), name
+   *   (not who was dialed), garbage, closed (EOF); the error's `code`
    * @param message details
    */
   constructor(reason: HandshakeFault, message: string) {
-    super(message);
-    this.name = "HandshakeError";
-    this.reason = reason;
+    super(reason, message);
   }
 }
 

@@ -72,7 +72,7 @@ describe("keyed replication", () => {
 
     // the right handshake with the wrong key: refused before anything is sealed
     const wrong = keyedExchange(addr(a), fixed(k2), "mallory", "a", [helloFrame("mallory")]);
-    await assert.rejects(wrong, (err) => err instanceof HandshakeError && err.reason === "closed");
+    await assert.rejects(wrong, (err) => err instanceof HandshakeError && err.code === "closed");
     await waitFor(() => a.stats().rejectedPeers.key === 1, "key refusal counted");
 
     // the right key under a name that is not a member: refused after Hello, no digest, no entries

@@ -148,15 +148,15 @@ describe("frames and messages", () => {
   it("refuses oversize, empty and unknown frames", () => {
     assert.throws(
       () => new FrameDecoder(100).push(new Uint8Array([0, 0, 0, 101, 1])),
-      (e: unknown) => e instanceof FrameError && e.reason === "oversize",
+      (e: unknown) => e instanceof FrameError && e.code === "oversize",
     );
     assert.throws(
       () => new FrameDecoder(100).push(new Uint8Array([0, 0, 0, 0])),
-      (e: unknown) => e instanceof FrameError && e.reason === "garbage",
+      (e: unknown) => e instanceof FrameError && e.code === "garbage",
     );
     assert.throws(
       () => new FrameDecoder(100).push(new Uint8Array([0, 0, 0, 1, 99])),
-      (e: unknown) => e instanceof FrameError && e.reason === "garbage",
+      (e: unknown) => e instanceof FrameError && e.code === "garbage",
     );
     // compressed hello is not allowed; compressed garbage does not inflate
     assert.throws(() => new FrameDecoder(100).push(new Uint8Array([0, 0, 0, 1, 0x81])), FrameError);
@@ -172,7 +172,7 @@ describe("frames and messages", () => {
     const d = new FrameDecoder(1000);
     assert.throws(
       () => d.push(encodeFrame(FrameType.Entries, bomb, true)),
-      (e: unknown) => e instanceof FrameError && e.reason === "oversize",
+      (e: unknown) => e instanceof FrameError && e.code === "oversize",
     );
   });
 

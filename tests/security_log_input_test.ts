@@ -43,7 +43,7 @@ describe("security: input that cannot wedge a node", { timeout: 60_000 }, () => 
     raw.send(FrameType.Ack, encodeHeads([["a", head + 1000]]));
     await waitFor(() => a.log.stats().refusedInput["own-origin"] >= 2, "own-origin refused");
     await waitFor(() => a.log.stats().refusedInput["implausible-seq"] >= 1, "forged ack refused");
-    assert.ok(a.errors.some((e) => e.reason === "own-origin" && e.peer === "m"));
+    assert.ok(a.errors.some((e) => e.code === "own-origin" && e.peer === "m"));
     assert.ok(a.errors.every((e) => e instanceof RefusedInputError));
     const held = await entryAt(a.log, "a", head + 1);
     assert.notEqual(
@@ -91,7 +91,7 @@ describe("security: input that cannot wedge a node", { timeout: 60_000 }, () => 
       ], false),
     );
     await waitFor(() => a.log.stats().refusedInput["future-timestamp"] >= 1, "refused");
-    const err = a.errors.find((e) => e.reason === "future-timestamp");
+    const err = a.errors.find((e) => e.code === "future-timestamp");
     assert.equal(err?.peer, "m");
     assert.ok((err?.offsetMs ?? 0) > 1e12, "the report names the offset");
     assert.equal(a.log.cache.getText("session:42"), "alice");
@@ -113,7 +113,7 @@ describe("security: input that cannot wedge a node", { timeout: 60_000 }, () => 
     const early = Date.now();
     const w = await c.log.appendText("from the future");
     await waitFor(
-      () => a.errors.some((x) => x.peer === "c" && x.reason === "future-timestamp"),
+      () => a.errors.some((x) => x.peer === "c" && x.code === "future-timestamp"),
       "c reported",
     );
     await waitFor(() => (a.log.heads().get("c") ?? 0) >= w.seq, "c's entry arrives", 15_000);
@@ -167,7 +167,7 @@ describe("security: input that cannot wedge a node", { timeout: 60_000 }, () => 
       encodeEntries("b", [entry("b", 1, { key: "k1" }), entry("b", 2), entry("b", 3)], false),
     );
     await waitFor(() => a.log.stats().refusedInput.conflict >= 3, "conflicts counted");
-    assert.ok(a.errors.some((e) => e.reason === "conflict" && e.peer === "m" && e.origin === "b"));
+    assert.ok(a.errors.some((e) => e.code === "conflict" && e.peer === "m" && e.origin === "b"));
     const e1 = await mustHold(a.log, "b", 1);
     assert.equal(new TextDecoder().decode(e1.value), "b-1", "the held entry stays");
     await t.finish();
