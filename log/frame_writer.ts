@@ -9,7 +9,7 @@
 import { concatBytes, type Stream } from "../transport/mod.ts";
 
 /** A pump run writes its frames in chunks of about this size (one write, not one per frame). */
-export const WRITE_CHUNK = 64 * 1024;
+export const WRITE_CHUNK: number = 64 * 1024;
 /** The pump waits while this many bytes are handed to the socket and not yet written. */
 export const SEND_HIGH_WATER: number = 4 * 1024 * 1024;
 
