@@ -11,31 +11,10 @@ import {
   type Cluster,
   cluster,
   type ClusterMember,
-  type ClusterStanza,
   type Logger,
   NameConflictError,
 } from "../mod.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(50);
-  }
-}
-
-const loopback = (extra: Partial<ClusterStanza> = {}): ClusterStanza => ({
-  environment: "local",
-  bind_address: "127.0.0.1",
-  bind_port: 0,
-  memberlist_bind_address: "127.0.0.1",
-  memberlist_bind_port: 0,
-  ...extra,
-});
-
-const aliveCount = (node: Cluster) => node.members().filter((m) => m.state === "alive").length;
+import { aliveCount, loopback, until } from "../testing/loopback.ts";
 
 interface Line {
   level: keyof Logger;

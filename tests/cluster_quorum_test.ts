@@ -14,25 +14,10 @@ import {
   QuorumError,
   type QuorumStatus,
 } from "../mod.ts";
+import { loopback, until as untilWithin } from "../testing/loopback.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => boolean, timeoutMs = 45_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(50);
-  }
-}
-
-const loopback = (extra: Partial<ClusterStanza> = {}): ClusterStanza => ({
-  environment: "local",
-  bind_address: "127.0.0.1",
-  bind_port: 0,
-  memberlist_bind_address: "127.0.0.1",
-  memberlist_bind_port: 0,
-  ...extra,
-});
+const until = (what: string, check: () => boolean, timeoutMs = 45_000): Promise<void> =>
+  untilWithin(what, check, timeoutMs);
 
 const stateOf = (node: Cluster, name: string) => node.members().find((m) => m.name === name)?.state;
 

@@ -1,30 +1,14 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
-import { type Cluster, cluster, type ClusterStanza, ConfigError } from "../mod.ts";
+import { type Cluster, cluster, ConfigError } from "../mod.ts";
+import { aliveCount, loopback, sleep, until as untilWithin } from "../testing/loopback.ts";
+
+const until = (what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> =>
+  untilWithin(what, check, timeoutMs);
 
 const text = new TextEncoder();
 const untext = new TextDecoder();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(50);
-  }
-}
-
-const loopback = (extra: Partial<ClusterStanza> = {}): ClusterStanza => ({
-  environment: "local",
-  bind_address: "127.0.0.1",
-  bind_port: 0,
-  memberlist_bind_address: "127.0.0.1",
-  memberlist_bind_port: 0,
-  ...extra,
-});
-
-const aliveCount = (node: Cluster) => node.members().filter((m) => m.state === "alive").length;
 
 describe("cluster() with three nodes and static members", () => {
   const nodes: Cluster[] = [];

@@ -10,6 +10,7 @@
  * not there yet. The whole file is bounded: about 6 minutes when everything passes, and at
  * most {@link FILE_BUDGET_MS} even when scenarios fail slowly.
  */
+import { Buffer } from "node:buffer";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -69,7 +70,10 @@ function command(): CliCommand {
 if (skip) console.log(`chaos/cluster_test: SKIPPED: ${skip}`);
 else if (skipCrash) console.log(`chaos/cluster_test: crash scenario SKIPPED: ${skipCrash}`);
 
-/** A fresh testbed, config dir and running, converged cluster; `body` runs, then all is removed. */
+// a fixed test key (base64 of 32 bytes): every agent of a scenario shares it
+const CHAOS_KEY = Buffer.from("response-cluster-chaos-test-key!").toString("base64");
+
+/** A fresh testbed, config dir and running, converged, keyed cluster; `body` runs, then all is removed. */
 async function withCluster(
   body: (bed: Testbed, agents: Agent[], dir: string) => Promise<void>,
   extraArgs: (host: number, dir: string) => string[] = () => [],
@@ -79,7 +83,19 @@ async function withCluster(
   const bed = await createTestbed({ hosts: HOSTS });
   let agents: Agent[] = [];
   try {
-    agents = await startAgents(bed, command(), dir, (h) => extraArgs(h, dir), environment);
+    // keyed, as production should run: gossip and the log port under one key
+    const keyed = (h: number) => ["--encrypt", CHAOS_KEY, ...extraArgs(h, dir)];
+    agents = await startAgents(bed, command(), dir, keyed, environment);
+    for (const a of agents) {
+      const ready = a.events.find((e) => e.event === "ready") as
+        | { security?: { gossip?: string; log?: string } }
+        | undefined;
+      assert.deepEqual(
+        [ready?.security?.gossip, ready?.security?.log],
+        ["keyed", "keyed"],
+        `${a.name} runs keyed`,
+      );
+    }
     await waitAllSee(agents, NAMES, left(45_000));
     await body(bed, agents, dir);
   } catch (err) {
