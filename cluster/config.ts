@@ -9,7 +9,7 @@
 import * as v from "valibot";
 import { isIP } from "node:net";
 import { ConfigError, type ConfigIssue } from "../errors/mod.ts";
-import { type LocalPlugins, parseAutojoin } from "../discovery/mod.ts";
+import { type LocalPlugins, parseAutojoin, parseDuration } from "../discovery/mod.ts";
 import { AddressError, formatHostPort, parseHostPort } from "../transport/mod.ts";
 import type { HostPort } from "../transport/mod.ts";
 import { type Environment, environments } from "../presets/mod.ts";
@@ -89,19 +89,6 @@ const KNOWN_KEYS = [
   "forget_after",
   ...SECURITY_KEYS,
 ] as const;
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
-
-/** Milliseconds of a duration like "24h", "1h30m", "90s", "500ms"; undefined if malformed. */
-function parseDuration(text: string): number | undefined {
-  if (!DURATION.test(text)) return undefined;
-  let ms = 0;
-  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) {
-    ms += Number(n) * UNITS[unit];
-  }
-  return ms;
-}
 
 const HOST_NAME =
   /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;

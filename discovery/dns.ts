@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { parseDuration } from "./duration.ts";
 import { Resolver } from "node:dns/promises";
 import { isIP } from "node:net";
 import * as v from "valibot";
@@ -200,17 +201,6 @@ export function dnsDiscovery(options: DnsDiscoveryOptions): DnsDiscovery {
 
 const HOST_NAME =
   /^(?=.{1,253}\.?$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/;
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `"10s"`, `"500ms"`, `"2m"` or a number of milliseconds; undefined when not one. */
-export function parseDuration(value: unknown): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
-  if (typeof value !== "string") return undefined;
-  const m = DURATION.exec(value.trim());
-  return m ? Number(m[1]) * UNIT_MS[m[2]] : undefined;
-}
-
 const OPTIONS = v.object(
   {
     name: v.pipe(

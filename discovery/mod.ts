@@ -76,6 +76,7 @@ export {
   type DnsResolution,
   parseDnsOptions,
 } from "./dns.ts";
+export { parseDuration } from "./duration.ts";
 export { NatsDiscoveryError, type NatsDiscoveryErrorCode } from "./nats_connect.ts";
 export { ConfigError, type ConfigIssue } from "../errors/mod.ts";
 export type { Clock, HostPort, TimerHandle } from "../transport/mod.ts";
