@@ -235,6 +235,8 @@ describe("chaos: five CLI agents in network namespaces", { skip }, () => {
           new Promise((r) => setTimeout(r, 25_000)),
         ]).catch(() => undefined);
         const again = new Agent(bed, victim, command(), writeAgentConfig(bed, victim, dir), [
+          "--encrypt",
+          CHAOS_KEY,
           "--data-dir",
           join(dir, agentName(victim)),
         ]);
