@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 import type { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import { connect, createServer, type TLSSocket } from "node:tls";
@@ -34,14 +35,13 @@ export interface LogTls {
 }
 
 /** A TLS handshake that failed (untrusted certificate, no certificate, not TLS at all). */
-export class TlsHandshakeError extends Error {
+export class TlsHandshakeError extends ClusterError<"tls"> {
   /**
    * Creates an instance.
    * @param message details
    */
   constructor(message: string) {
-    super(message);
-    this.name = "TlsHandshakeError";
+    super("tls", message);
   }
 }
 
