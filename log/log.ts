@@ -21,12 +21,14 @@ import { systemClock } from "../transport/clock.ts";
 import type { Clock, HostPort, Network } from "../transport/types.ts";
 import { type AppendOptions, type AppendResult, LogClosedError, type ReadOptions } from "./api.ts";
 import { LwwState, ReplicatedCache } from "./cache.ts";
+import { Compactor, memoryStats, replayStore } from "./compaction.ts";
 import { type Entry, validateEntry } from "./entry.ts";
 import { HybridClock } from "./hlc.ts";
 import type { ReplicaData } from "./peer.ts";
 import { type LogPeer, Replicator } from "./replicator.ts";
 import { copyStats, createStats, type LogStats } from "./stats.ts";
 import { type CompactionResult, type LogStore, MemoryLogStore, StoreError } from "./store.ts";
+import { DEFAULT_MEMORY_TUNING } from "./retention.ts";
 import { EntryFeed, type EntrySubscription } from "./subscription.ts";
 import type { LogTuning } from "./tuning.ts";
 
@@ -113,9 +115,10 @@ export class ReplicatedLog {
   #clock: Clock;
   #maxFrameBytes: number;
   #hlc: HybridClock;
-  #state = new LwwState();
+  #state: LwwState;
   #feed = new EntryFeed();
   #stats: LogStats = createStats();
+  #compactor: Compactor;
   #replicator: Replicator | undefined;
   #chain: Promise<unknown> = Promise.resolve();
   #ownSeq = 0;
@@ -136,6 +139,12 @@ export class ReplicatedLog {
     this.#hlc = new HybridClock(() => clock.now());
     this.#quorumTimeout = options.quorumTimeoutMs ?? 5000;
     this.#originBytes = encoder.encode(this.origin).length;
+    this.#state = new LwwState(() => clock.now());
+    const [stats, serial] = [this.#stats.compaction, this.#serial.bind(this)];
+    this.#compactor = new Compactor(
+      { store, state: this.#state, origin: this.origin, clock, stats, serial },
+      options.tuning?.memory ?? DEFAULT_MEMORY_TUNING,
+    );
     this.cache = new ReplicatedCache(
       this.#state,
       (key, value, tombstone, o) => {
@@ -162,7 +171,12 @@ export class ReplicatedLog {
     }
     const store = options.store ?? new MemoryLogStore();
     const log = new ReplicatedLog(options, store, options.clock ?? systemClock);
-    await log.#load();
+    await replayStore(store, log.origin, log.#compactor, log.#clock.now(), (e, apply) => {
+      log.#hlc.observe(e.ts);
+      if (apply) log.#state.apply(e);
+    });
+    log.#ownSeq = store.heads().get(log.origin) ?? 0;
+    log.#compactor.start();
     if (network === undefined || bind === undefined || tuning === undefined) return log;
     const self = log;
     const data: ReplicaData = {
@@ -184,16 +198,6 @@ export class ReplicatedLog {
       data,
     });
     return log;
-  }
-
-  async #load(): Promise<void> {
-    for (const origin of [...this.#store.heads().keys()]) {
-      for await (const e of this.read({ origin })) {
-        this.#hlc.observe(e.ts);
-        this.#state.apply(e);
-      }
-    }
-    this.#ownSeq = this.#store.heads().get(this.origin) ?? 0;
   }
 
   /** The log listener's bound address; undefined when isolated. */
@@ -371,7 +375,7 @@ export class ReplicatedLog {
   #deliver(entries: readonly Entry[]): void {
     for (const e of entries) {
       this.#hlc.observe(e.ts);
-      this.#state.apply(e);
+      if (this.#compactor.admits(e)) this.#state.apply(e);
       this.#feed.publish(e);
     }
     this.#stats.entriesApplied += entries.length;
@@ -411,14 +415,13 @@ export class ReplicatedLog {
   }
 
   /**
-   * Compacts every origin up to its current head: keyed entries survive only as their key's
-   * winner (tombstones included), unkeyed entries at or below the point are dropped. Peers
-   * behind the new compaction point receive a snapshot, then the tail.
+   * Compacts every origin up to its current head at once: keyed entries survive only as
+   * their key's winner (tombstones included), unkeyed entries at or below the point are
+   * dropped. Peers behind the new compaction point receive a snapshot, then the tail. (The
+   * log compacts by itself too, in slices, within its budget `tuning.memory`.)
    */
   compact(): Promise<CompactionResult> {
-    return this.#serial(() =>
-      this.#store.compact(new Map(this.#store.heads()), (e) => this.#state.isWinner(e))
-    );
+    return this.#compactor.compactNow((e) => this.#state.isWinner(e));
   }
 
   /** Hash over the sorted live cache state; equal on converged replicas. */
@@ -428,7 +431,9 @@ export class ReplicatedLog {
 
   /** A copy of the counters. */
   stats(): LogStats {
-    return copyStats(this.#stats);
+    const s = copyStats(this.#stats);
+    s.memory = memoryStats(this.#store, this.#state);
+    return s;
   }
 
   /** Closes connections, listener and timers, ends subscriptions, closes the store. */
@@ -437,6 +442,7 @@ export class ReplicatedLog {
     this.#closed = true;
     await this.#replicator?.close();
     this.#feed.close();
+    await this.#compactor.close();
     await this.#chain;
     await this.#store.close();
   }

@@ -43,11 +43,14 @@ export type { ReplicatedCache as ReplicatedLogCache } from "./cache.ts";
 export type { CacheChange, CacheWriteOptions } from "./cache.ts";
 export type { EntrySubscription } from "./subscription.ts";
 export { QuorumError } from "./quorum.ts";
-export type { LogStats, RejectReason } from "./stats.ts";
+export type { LogStats, MemoryStats, RejectReason } from "./stats.ts";
+export type { CompactionStats } from "./compaction.ts";
+export { DEFAULT_MEMORY_TUNING, retiredRuns } from "./retention.ts";
+export type { MemoryTuning, PlainRetention, PlainUsage } from "./retention.ts";
 export { MemoryLogStore, StoreError } from "./store.ts";
 export { FileLogStore } from "./file_store.ts";
 export type { FileLogStoreOptions, FsyncPolicy, RecoveryReport } from "./file_store.ts";
-export type { CompactionResult, LogStore } from "./store.ts";
+export type { CompactionJob, CompactionResult, LogStore, StoreUsage } from "./store.ts";
 export { HybridClock } from "./hlc.ts";
 export { DecodeError } from "./binary.ts";
 // the transport types the options above mention

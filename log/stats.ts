@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { type CompactionStats, createCompactionStats } from "./compaction.ts";
 
 /** Why a peer connection was refused or cut. */
 export type RejectReason =
@@ -24,6 +25,26 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "self",
   "name",
 ];
+
+/** What a node's log holds right now (gauges, computed by `stats()`). */
+export interface MemoryStats {
+  /** Keys with a value (an expired one counts until the next sweep, a check interval). */
+  liveKeys: number;
+  /** Keys whose winner is a tombstone (kept until the horizon). */
+  tombstones: number;
+  /** Entries the store holds (every origin, keyed and plain). */
+  heldEntries: number;
+  /** Bytes the store holds (payload, key, per-entry overhead: a heap estimate). */
+  heldBytes: number;
+  /** Bytes of the cache's winners (the live part of `heldBytes`). */
+  liveBytes: number;
+  /** Plain (unkeyed) entries held. */
+  plainEntries: number;
+  /** Origins held. */
+  origins: number;
+  /** Segment bytes on disk (file store only). */
+  diskBytes?: number;
+}
 
 /**
  * Counters since the log was created; they only grow (except `connections`).
@@ -63,6 +84,10 @@ export interface LogStats {
   dialFailures: number;
   /** Peers disconnected for a protocol violation, by reason. */
   rejectedPeers: Record<RejectReason, number>;
+  /** What is held now (gauges). */
+  memory: MemoryStats;
+  /** Automatic compaction: runs, sweeps, what they removed, and their pauses. */
+  compaction: CompactionStats;
 }
 
 /** Fresh zeroed counters. */
@@ -84,10 +109,25 @@ export function createStats(): LogStats {
     connectionsOpened: 0,
     dialFailures: 0,
     rejectedPeers,
+    memory: {
+      liveKeys: 0,
+      tombstones: 0,
+      heldEntries: 0,
+      heldBytes: 0,
+      liveBytes: 0,
+      plainEntries: 0,
+      origins: 0,
+    },
+    compaction: createCompactionStats(),
   };
 }
 
 /** A detached copy. */
 export function copyStats(s: LogStats): LogStats {
-  return { ...s, rejectedPeers: { ...s.rejectedPeers } };
+  return {
+    ...s,
+    rejectedPeers: { ...s.rejectedPeers },
+    memory: { ...s.memory },
+    compaction: { ...s.compaction },
+  };
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { MemoryTuning } from "./retention.ts";
 
 /**
  * How the replicator pushes, batches and bounds its traffic.
@@ -37,4 +38,6 @@ export interface LogTuning {
   maxFrameBytes: number;
   /** Dial and handshake deadline (ms). */
   connectTimeoutMs: number;
+  /** Compaction budget, tombstone horizon and retention; default the lan preset's. */
+  memory?: MemoryTuning;
 }

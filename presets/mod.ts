@@ -29,6 +29,8 @@ export interface Preset {
 
 // Shared by every environment: these limits are about memory and frame sizes, not latency.
 const MiB = 1024 * 1024;
+// memberlist's reconnect timeout ("forget after"), and so the log's tombstone horizon
+const FORGET_AFTER_MS = 24 * 3600_000;
 
 /** LAN: one data center. Memberlist's DefaultLANConfig. */
 const lan: Preset = {
@@ -50,7 +52,7 @@ const lan: Preset = {
     disableTcpPings: false, // the TCP fallback ping spots UDP-only trouble
     deadNodeReclaimMs: 0, // a dead name cannot return at another address (memberlist default)
     reconnectIntervalMs: 30_000, // re-join one failed member per round: healed partitions merge (Serf)
-    reconnectTimeoutMs: 24 * 3600_000, // forget a failed member's address after a day (Serf)
+    reconnectTimeoutMs: FORGET_AFTER_MS, // forget a failed member's address after a day (Serf)
   },
   log: {
     pushMode: "immediate", // sub-millisecond links: every append goes out at once
@@ -61,8 +63,21 @@ const lan: Preset = {
     maxBatchBytes: 1 * MiB,
     maxFrameBytes: 16 * MiB, // hard limit: a larger frame disconnects the peer
     connectTimeoutMs: 5_000,
+    memory: {
+      // a tombstone outlives the longest absence after which a member may still rejoin with
+      // its old state: memberlist forgets a failed member's address after reconnectTimeout
+      tombstoneHorizonMs: FORGET_AFTER_MS,
+      // plain entries per origin, like a NATS stream's limits: at most ~32 MiB per origin
+      plain: { maxEntries: 100_000, maxBytes: 32 * MiB, maxAgeMs: 24 * 3600_000 },
+      checkIntervalMs: 1_000, // expired values leave memory (and emit their event) within ~1 s
+      minGarbageBytes: 4 * MiB, // below this, compacting costs more than the memory it frees
+      garbageRatio: 1, // compact when superseded bytes exceed the live bytes: at most 2× live
+      sliceMs: 2, // no compaction pause over ~2 ms; appends and sockets run in between
+    },
   },
 };
+
+const lanMemory = lan.log.memory as NonNullable<LogTuning["memory"]>;
 
 /**
  * Local: one host or a loopback test bed. Memberlist's DefaultLocalConfig. Its short probe
@@ -86,6 +101,12 @@ const local: Preset = {
     ...lan.log,
     syncIntervalMs: 1_000, // cheap on loopback, and makes repairs quick
     connectTimeoutMs: 1_000,
+    memory: {
+      ...lanMemory,
+      // test beds and demos: keep less plain history, and compact earlier
+      plain: { maxEntries: 10_000, maxBytes: 8 * MiB, maxAgeMs: 3600_000 },
+      minGarbageBytes: 1 * MiB,
+    },
   },
 };
 
@@ -110,11 +131,17 @@ const wan: Preset = {
     compress: true, // bytes are expensive across data centers
     syncIntervalMs: 15_000,
     connectTimeoutMs: 30_000,
+    // same horizon (the reconnect timeout is the same) and budgets: memory is no cheaper
+    memory: lanMemory,
   },
 };
 
 function deepFreeze(p: Preset): Preset {
   Object.freeze(p.memberlist);
+  if (p.log.memory !== undefined) {
+    Object.freeze(p.log.memory.plain);
+    Object.freeze(p.log.memory);
+  }
   Object.freeze(p.log);
   return Object.freeze(p);
 }

@@ -1,0 +1,360 @@
+/**
+ * Automatic compaction: every replica, on its own, sweeps expired values and old tombstones
+ * out of the cache, compacts the store when superseded bytes pass the budget, applies the
+ * plain-entry retention, and forgets empty retired origins (the rules are in retention.ts).
+ *
+ * All work runs in slices of at most `sliceMs` (checked every few hundred entries), each one
+ * a task of the log's serial chain, with a timer turn between slices so that sockets and
+ * timers are served. Every slice's duration is measured (`stats().compaction`).
+ *
+ * @module
+ */
+import type { Clock, TimerHandle } from "../transport/types.ts";
+import { expired, type LwwState } from "./cache.ts";
+import type { Entry } from "./entry.ts";
+import { type MemoryTuning, PlainCutter, type PlainUsage, retiredRuns } from "./retention.ts";
+import type { MemoryStats } from "./stats.ts";
+import type { CompactionJob, CompactionResult, LogStore } from "./store.ts";
+
+/** Counters of the automatic compaction (part of `stats()`). */
+export interface CompactionStats {
+  /** Store compactions run (automatic and manual). */
+  runs: number;
+  /** Entries removed by them. */
+  removed: number;
+  /** Cache sweeps run (one per check interval). */
+  sweeps: number;
+  /** Expired values removed from the cache (one change event each). */
+  expired: number;
+  /** Tombstones dropped after the horizon. */
+  tombstonesDropped: number;
+  /** Empty retired origins forgotten. */
+  originsDropped: number;
+  /** Keyed entries that arrived later than the horizon and were not applied. */
+  staleRefused: number;
+  /** Slices run (each one pause of the event loop). */
+  slices: number;
+  /** Longest slice (ms). */
+  pauseMaxMs: number;
+  /** Time spent in slices (ms): the compaction's share of the CPU. */
+  busyMs: number;
+}
+
+/** Fresh zeroed counters. */
+export function createCompactionStats(): CompactionStats {
+  return {
+    runs: 0,
+    removed: 0,
+    sweeps: 0,
+    expired: 0,
+    tombstonesDropped: 0,
+    originsDropped: 0,
+    staleRefused: 0,
+    slices: 0,
+    pauseMaxMs: 0,
+    busyMs: 0,
+  };
+}
+
+/** What the compactor needs from its log. */
+export interface CompactorHost {
+  /** The store. */
+  readonly store: LogStore;
+  /** The cache's winners. */
+  readonly state: LwwState;
+  /** This node's own origin (never forgotten). */
+  readonly origin: string;
+  /** Timers and the time. */
+  readonly clock: Clock;
+  /** Counters to bump. */
+  readonly stats: CompactionStats;
+  /** Runs `fn` as a task of the log's serial chain. */
+  serial<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+const STEP = 256;
+
+/** The gauges of `stats().memory`. */
+export function memoryStats(store: LogStore, state: LwwState): MemoryStats {
+  const u = store.usage?.();
+  const m: MemoryStats = {
+    liveKeys: state.size - state.tombstones,
+    tombstones: state.tombstones,
+    heldEntries: u?.entries ?? 0,
+    heldBytes: u?.bytes ?? 0,
+    liveBytes: state.liveBytes,
+    plainEntries: u?.plainEntries ?? 0,
+    origins: store.heads().size,
+  };
+  if (u?.diskBytes !== undefined) m.diskBytes = u.diskBytes;
+  return m;
+}
+
+/**
+ * Runs the automatic compaction of one log.
+ *
+ * @example
+ * ```ts
+ * const c = new Compactor(host, DEFAULT_MEMORY_TUNING);
+ * c.start();
+ * await c.close();
+ * ```
+ */
+export class Compactor {
+  #host: CompactorHost;
+  #tuning: MemoryTuning;
+  #timer: TimerHandle = undefined;
+  #running: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #wake: (() => void) | undefined;
+  #lastRun: number;
+  // newest timestamp seen per origin: an empty origin silent past the horizon is forgotten
+  #lastSeen = new Map<string, number>();
+
+  /**
+   * Creates an instance.
+   * @param host the log's parts
+   * @param tuning budgets and horizon
+   */
+  constructor(host: CompactorHost, tuning: MemoryTuning) {
+    this.#host = host;
+    this.#tuning = tuning;
+    this.#lastRun = host.clock.now();
+  }
+
+  /** The tombstone horizon (ms). */
+  get horizonMs(): number {
+    return this.#tuning.tombstoneHorizonMs;
+  }
+
+  /** Starts the periodic check. */
+  start(): void {
+    if (this.#closed || this.#timer !== undefined) return;
+    this.#timer = this.#host.clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#running = this.#running.then(() => this.#cycle()).catch(() => {})
+        .finally(() => this.start());
+    }, this.#tuning.checkIntervalMs);
+  }
+
+  /**
+   * Whether a keyed entry arriving now may be applied to the cache: not when it is older
+   * than the horizon (it could bring back a key whose tombstone was already dropped).
+   */
+  admits(e: Entry): boolean {
+    this.noteOrigin(e);
+    if (e.key === undefined) return true;
+    if (e.ts.wall + this.#tuning.tombstoneHorizonMs >= this.#host.clock.now()) return true;
+    this.#host.stats.staleRefused++;
+    return false;
+  }
+
+  /** Notes an entry of an origin (its newest timestamp). */
+  noteOrigin(e: Entry): void {
+    const cur = this.#lastSeen.get(e.origin);
+    if (cur === undefined || e.ts.wall > cur) this.#lastSeen.set(e.origin, e.ts.wall);
+  }
+
+  /**
+   * Runs a whole compaction now with `keep` (the manual `compact()`), after any automatic
+   * one in progress.
+   */
+  async compactNow(keep: (e: Entry) => boolean): Promise<CompactionResult> {
+    const run = this.#running.then(() =>
+      this.#host.serial(async () => {
+        const store = this.#host.store;
+        const r = await store.compact(new Map(store.heads()), keep);
+        this.#host.stats.runs++;
+        this.#host.stats.removed += r.removed;
+        return r;
+      })
+    );
+    this.#running = run.catch(() => {});
+    return await run;
+  }
+
+  /** One check: sweep, compact when over budget, forget empty retired origins. */
+  async #cycle(): Promise<void> {
+    await this.#sweep();
+    if (this.#closed) return;
+    const store = this.#host.store;
+    if (this.#due()) {
+      this.#lastRun = this.#host.clock.now();
+      const heads = new Map(store.heads());
+      const keep = this.#keeper(heads);
+      if (store.startCompaction === undefined) {
+        await this.#host.serial(async () => {
+          const r = await store.compact(heads, keep);
+          this.#host.stats.removed += r.removed;
+        });
+      } else {
+        let job: CompactionJob | undefined;
+        await this.#sliced((n) => {
+          job ??= (store.startCompaction as NonNullable<LogStore["startCompaction"]>)(heads, keep);
+          return job.step(n);
+        });
+        this.#host.stats.removed += job?.removed ?? 0;
+      }
+      this.#host.stats.runs++;
+    }
+    if (!this.#closed) await this.#host.serial(() => this.#forgetOrigins());
+  }
+
+  /** Removes expired values and tombstones past the horizon from the cache, in slices. */
+  async #sweep(): Promise<void> {
+    const { state, clock, stats } = this.#host;
+    const horizon = this.#tuning.tombstoneHorizonMs;
+    let it: IterableIterator<Entry> | undefined;
+    await this.#sliced((n) => {
+      it ??= state.winners();
+      const now = clock.now();
+      for (; n > 0; n--) {
+        const r = it.next();
+        if (r.done === true) return true;
+        const e = r.value;
+        if (e.tombstone) {
+          if (e.ts.wall + horizon < now && state.remove(e)) stats.tombstonesDropped++;
+        } else if (expired(e, now) && state.remove(e)) stats.expired++;
+      }
+      return false;
+    });
+    stats.sweeps++;
+  }
+
+  /** Whether the store is over its budget (superseded bytes, or plain-entry limits). */
+  #due(): boolean {
+    const { store, state } = this.#host;
+    const usage = store.usage?.();
+    if (usage === undefined) {
+      return this.#host.clock.now() - this.#lastRun >= 60 * this.#tuning.checkIntervalMs;
+    }
+    const live = state.liveBytes + usage.plainBytes;
+    const garbage = usage.bytes - live;
+    if (garbage > this.#tuning.minGarbageBytes && garbage > this.#tuning.garbageRatio * live) {
+      return true;
+    }
+    if (usage.plainEntries === 0) return false;
+    const { plain } = this.#tuning;
+    for (const origin of store.heads().keys()) {
+      const u = store.plainUsage?.(origin);
+      if (u !== undefined && (u.entries > plain.maxEntries || u.bytes > plain.maxBytes)) {
+        return true;
+      }
+    }
+    // age: look again every eighth of the maximum age
+    const ageCheck = Math.max(this.#tuning.checkIntervalMs, plain.maxAgeMs / 8);
+    return this.#host.clock.now() - this.#lastRun >= ageCheck;
+  }
+
+  /** What survives: keyed winners, and plain entries within the retention limits. */
+  #keeper(heads: ReadonlyMap<string, number>): (e: Entry) => boolean {
+    const { store, state, clock } = this.#host;
+    const usage = new Map<string, PlainUsage>();
+    for (const origin of heads.keys()) {
+      usage.set(origin, store.plainUsage?.(origin) ?? { entries: 0, bytes: 0 });
+    }
+    const now = clock.now();
+    let origin = "";
+    let cutter: PlainCutter | undefined;
+    return (e: Entry): boolean => {
+      if (e.key !== undefined) return state.isWinner(e);
+      if (e.origin !== origin || cutter === undefined) {
+        origin = e.origin;
+        cutter = new PlainCutter(
+          usage.get(origin) ?? { entries: 0, bytes: 0 },
+          this.#tuning.plain,
+          now,
+        );
+      }
+      return cutter.keep(e);
+    };
+  }
+
+  /** Forgets origins that hold nothing and are retired or silent past the horizon. */
+  async #forgetOrigins(): Promise<void> {
+    const { store, clock, stats } = this.#host;
+    if (store.dropOrigin === undefined) return;
+    const now = clock.now();
+    const heads = [...store.heads().keys()];
+    const retired = retiredRuns(heads);
+    for (const origin of heads) {
+      if (origin === this.#host.origin) continue;
+      let seen = this.#lastSeen.get(origin);
+      if (seen === undefined) this.#lastSeen.set(origin, seen = now);
+      if (!retired.has(origin) && seen + this.#tuning.tombstoneHorizonMs >= now) continue;
+      if ((await store.read(origin, 1, 1)).length > 0) continue;
+      store.dropOrigin(origin);
+      this.#lastSeen.delete(origin);
+      stats.originsDropped++;
+    }
+  }
+
+  /** Runs `work` in slices of the serial chain until it reports done. */
+  async #sliced(work: (n: number) => boolean): Promise<void> {
+    const { clock, stats } = this.#host;
+    const budget = this.#tuning.sliceMs;
+    for (;;) {
+      if (this.#closed) return;
+      const done = await this.#host.serial(() => {
+        const t0 = performance.now();
+        let d = false;
+        do d = work(STEP); while (!d && performance.now() - t0 < budget);
+        const ms = performance.now() - t0;
+        stats.slices++;
+        stats.busyMs += ms;
+        if (ms > stats.pauseMaxMs) stats.pauseMaxMs = ms;
+        return Promise.resolve(d);
+      });
+      if (done) return;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        clock.setTimeout(resolve, 0);
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  /** Stops the checks; waits for a cycle in progress to end. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#host.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#wake?.();
+    await this.#running;
+  }
+}
+
+/**
+ * Replays a store into `visit` (origin by origin, in seq order). A store whose newest entry
+ * is older than the tombstone horizon was away too long to be trusted: its other origins are
+ * forgotten (peers send them again, as snapshots) and its own stale keyed writes are visited
+ * with `apply` false, so they cannot bring back keys deleted meanwhile.
+ */
+export async function replayStore(
+  store: LogStore,
+  own: string,
+  compactor: Compactor,
+  now: number,
+  visit: (e: Entry, apply: boolean) => void,
+): Promise<void> {
+  let newest = -1;
+  for (const [origin, head] of store.heads()) {
+    for (const e of await store.read(origin, head, 1)) newest = Math.max(newest, e.ts.wall);
+  }
+  const stale = newest >= 0 && newest + compactor.horizonMs < now;
+  for (const origin of [...store.heads().keys()]) {
+    if (stale && origin !== own && store.dropOrigin !== undefined) {
+      store.dropOrigin(origin);
+      continue;
+    }
+    for (let from = 1;;) {
+      const page = await store.read(origin, from, 1024);
+      if (page.length === 0) break;
+      for (const e of page) {
+        compactor.noteOrigin(e);
+        visit(e, !stale || compactor.admits(e));
+      }
+      from = page[page.length - 1].seq + 1;
+    }
+  }
+}
