@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { cpuUsage } from "node:process";
 import type { Clock, TimerHandle } from "../transport/types.ts";
 import { expired, type LwwState } from "./cache.ts";
 import type { Entry } from "./entry.ts";
@@ -30,12 +31,16 @@ export interface CompactionStats {
   tombstonesDropped: number;
   /** Empty retired origins forgotten. */
   originsDropped: number;
-  /** Keyed entries that arrived later than the horizon and were not applied. */
+  /** Keyed entries that arrived later than the horizon and were neither stored nor applied. */
   staleRefused: number;
   /** Slices run (each one pause of the event loop). */
   slices: number;
   /** Longest slice (ms). */
   pauseMaxMs: number;
+  /** Slices longer than 10 ms (a loaded machine may deschedule the process mid-slice). */
+  slicesOver10ms: number;
+  /** Most CPU time of one slice (ms, the process's, all threads): a pause without preemption. */
+  pauseMaxCpuMs: number;
   /** Time spent in slices (ms): the compaction's share of the CPU. */
   busyMs: number;
 }
@@ -52,6 +57,8 @@ export function createCompactionStats(): CompactionStats {
     staleRefused: 0,
     slices: 0,
     pauseMaxMs: 0,
+    slicesOver10ms: 0,
+    pauseMaxCpuMs: 0,
     busyMs: 0,
   };
 }
@@ -110,6 +117,8 @@ export class Compactor {
   #lastRun: number;
   // newest timestamp seen per origin: an empty origin silent past the horizon is forgotten
   #lastSeen = new Map<string, number>();
+  // members forgotten for silence (not retired runs): their late writes are still refused
+  #forgotten = new Set<string>();
 
   /**
    * Creates an instance.
@@ -138,15 +147,19 @@ export class Compactor {
   }
 
   /**
-   * Whether a keyed entry arriving now may be applied to the cache: not when it is older
-   * than the horizon (it could bring back a key whose tombstone was already dropped).
+   * The entries of a batch new to this replica that may be stored and applied: all of them
+   * when this replica did not know the origin yet (`headBefore` 0: a joiner takes in the whole
+   * history); otherwise not the keyed entries older than the horizon, late writes of a member
+   * that was away that long, which could bring back a key whose tombstone is already gone.
    */
-  admits(e: Entry): boolean {
-    this.noteOrigin(e);
-    if (e.key === undefined) return true;
-    if (e.ts.wall + this.#tuning.tombstoneHorizonMs >= this.#host.clock.now()) return true;
-    this.#host.stats.staleRefused++;
-    return false;
+  admit(origin: string, headBefore: number, entries: Entry[]): Entry[] {
+    for (const e of entries) this.noteOrigin(e);
+    if (headBefore === 0 && !this.#forgotten.has(origin)) return entries;
+    const oldest = this.#host.clock.now() - this.#tuning.tombstoneHorizonMs;
+    if (entries.every((e) => e.key === undefined || e.ts.wall >= oldest)) return entries;
+    const kept = entries.filter((e) => e.key === undefined || e.ts.wall >= oldest);
+    this.#host.stats.staleRefused += entries.length - kept.length;
+    return kept;
   }
 
   /** Notes an entry of an origin (its newest timestamp). */
@@ -284,6 +297,7 @@ export class Compactor {
       if (!retired.has(origin) && seen + this.#tuning.tombstoneHorizonMs >= now) continue;
       if ((await store.read(origin, 1, 1)).length > 0) continue;
       store.dropOrigin(origin);
+      if (!retired.has(origin)) this.#forgotten.add(origin);
       this.#lastSeen.delete(origin);
       stats.originsDropped++;
     }
@@ -297,12 +311,17 @@ export class Compactor {
       if (this.#closed) return;
       const done = await this.#host.serial(() => {
         const t0 = performance.now();
+        const c0 = cpuUsage();
         let d = false;
         do d = work(STEP); while (!d && performance.now() - t0 < budget);
         const ms = performance.now() - t0;
+        const c = cpuUsage(c0);
+        const cpu = (c.user + c.system) / 1000;
+        if (cpu > stats.pauseMaxCpuMs) stats.pauseMaxCpuMs = cpu;
         stats.slices++;
         stats.busyMs += ms;
         if (ms > stats.pauseMaxMs) stats.pauseMaxMs = ms;
+        if (ms > 10) stats.slicesOver10ms++;
         return Promise.resolve(d);
       });
       if (done) return;
@@ -324,35 +343,19 @@ export class Compactor {
   }
 }
 
-/**
- * Replays a store into `visit` (origin by origin, in seq order). A store whose newest entry
- * is older than the tombstone horizon was away too long to be trusted: its other origins are
- * forgotten (peers send them again, as snapshots) and its own stale keyed writes are visited
- * with `apply` false, so they cannot bring back keys deleted meanwhile.
- */
+/** Replays a store into `visit`, origin by origin, in seq order. */
 export async function replayStore(
   store: LogStore,
-  own: string,
   compactor: Compactor,
-  now: number,
-  visit: (e: Entry, apply: boolean) => void,
+  visit: (e: Entry) => void,
 ): Promise<void> {
-  let newest = -1;
-  for (const [origin, head] of store.heads()) {
-    for (const e of await store.read(origin, head, 1)) newest = Math.max(newest, e.ts.wall);
-  }
-  const stale = newest >= 0 && newest + compactor.horizonMs < now;
   for (const origin of [...store.heads().keys()]) {
-    if (stale && origin !== own && store.dropOrigin !== undefined) {
-      store.dropOrigin(origin);
-      continue;
-    }
     for (let from = 1;;) {
       const page = await store.read(origin, from, 1024);
       if (page.length === 0) break;
       for (const e of page) {
         compactor.noteOrigin(e);
-        visit(e, !stale || compactor.admits(e));
+        visit(e);
       }
       from = page[page.length - 1].seq + 1;
     }

@@ -141,10 +141,8 @@ export class ReplicatedLog {
     this.#originBytes = encoder.encode(this.origin).length;
     this.#state = new LwwState(() => clock.now());
     const [stats, serial] = [this.#stats.compaction, this.#serial.bind(this)];
-    this.#compactor = new Compactor(
-      { store, state: this.#state, origin: this.origin, clock, stats, serial },
-      options.tuning?.memory ?? DEFAULT_MEMORY_TUNING,
-    );
+    const host = { store, state: this.#state, origin: this.origin, clock, stats, serial };
+    this.#compactor = new Compactor(host, options.tuning?.memory ?? DEFAULT_MEMORY_TUNING);
     this.cache = new ReplicatedCache(
       this.#state,
       (key, value, tombstone, o) => {
@@ -171,20 +169,19 @@ export class ReplicatedLog {
     }
     const store = options.store ?? new MemoryLogStore();
     const log = new ReplicatedLog(options, store, options.clock ?? systemClock);
-    await replayStore(store, log.origin, log.#compactor, log.#clock.now(), (e, apply) => {
+    await replayStore(store, log.#compactor, (e) => {
       log.#hlc.observe(e.ts);
-      if (apply) log.#state.apply(e);
+      log.#state.apply(e);
     });
     log.#ownSeq = store.heads().get(log.origin) ?? 0;
     log.#compactor.start();
     if (network === undefined || bind === undefined || tuning === undefined) return log;
-    const self = log;
     const data: ReplicaData = {
       heads: () => store.heads(),
       floors: () => store.floors(),
       read: (origin, from, limit) => store.read(origin, from, limit),
-      applyEntries: (origin, entries) => self.#applyRemote(origin, entries),
-      applySnapshot: (origin, through, entries) => self.#applySnapshot(origin, through, entries),
+      applyEntries: (origin, entries) => log.#applyRemote(origin, entries),
+      applySnapshot: (origin, through, entries) => log.#applySnapshot(origin, through, entries),
     };
     log.#replicator = await Replicator.start({
       name: options.name,
@@ -340,6 +337,7 @@ export class ReplicatedLog {
       let head = this.#store.heads().get(origin) ?? 0;
       // own entries a peer returns to us (we restarted without them): only above what we issued
       if (origin === this.origin) head = Math.max(head, this.#ownSeq);
+      const before = head;
       let i = 0;
       while (i < entries.length && entries[i].seq <= head) i++;
       this.#stats.entriesDuplicate += i;
@@ -353,9 +351,12 @@ export class ReplicatedLog {
         head++;
       }
       if (accepted.length === 0) return;
-      await this.#store.append(accepted);
+      const kept = this.#compactor.admit(origin, before, accepted);
+      // refused stale writes are not stored: they leave a hole, as compaction would
+      if (kept.length === accepted.length) await this.#store.append(accepted);
+      else await this.#store.installSnapshot(origin, head, kept);
       if (origin === this.origin) this.#ownSeq = Math.max(this.#ownSeq, head);
-      this.#deliver(accepted);
+      this.#deliver(kept);
     });
   }
 
@@ -365,7 +366,7 @@ export class ReplicatedLog {
       let head = this.#store.heads().get(origin) ?? 0;
       if (origin === this.origin) head = Math.max(head, this.#ownSeq);
       if (through <= head) return;
-      const accepted = entries.filter((e) => e.seq > head);
+      const accepted = this.#compactor.admit(origin, head, entries.filter((e) => e.seq > head));
       await this.#store.installSnapshot(origin, through, accepted);
       if (origin === this.origin) this.#ownSeq = Math.max(this.#ownSeq, through);
       this.#deliver(accepted);
@@ -375,7 +376,7 @@ export class ReplicatedLog {
   #deliver(entries: readonly Entry[]): void {
     for (const e of entries) {
       this.#hlc.observe(e.ts);
-      if (this.#compactor.admits(e)) this.#state.apply(e);
+      this.#state.apply(e);
       this.#feed.publish(e);
     }
     this.#stats.entriesApplied += entries.length;

@@ -8,9 +8,11 @@
  * - an expired value stops being the winner at the first sweep after it expired (its change
  *   event is emitted then, once per node) and is dropped at the next compaction;
  * - a tombstone is kept for `tombstoneHorizonMs` after its timestamp, then dropped; a keyed
- *   entry that arrives later than the horizon after its own timestamp (a member that was
- *   away that long) is stored for seq order but never applied to the cache, so it cannot
- *   bring a deleted key back;
+ *   entry of an origin this replica already knew that arrives later than the horizon after
+ *   its own timestamp (a member that was away that long) is neither stored nor applied (a
+ *   hole, as compaction leaves), so it cannot bring a deleted key back; a replica that did
+ *   not know the origin yet (a joiner) takes in all of it. A member away longer than the
+ *   horizon comes back with an empty store (as Cassandra asks after `gc_grace`);
  * - plain (unkeyed) entries are kept per origin within `maxEntries`, `maxBytes` and
  *   `maxAgeMs`, oldest dropped first, like a NATS stream's limits;
  * - an origin that holds no entries is forgotten when it is retired (a newer run

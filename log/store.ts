@@ -350,6 +350,7 @@ export class MemoryLogStore implements LogStore {
     let log: OriginLog | undefined;
     let next: Entry[] = [];
     let i = 0;
+    let w = 0;
     let limit = 0;
     const job = {
       removed: 0,
@@ -366,20 +367,23 @@ export class MemoryLogStore implements LogStore {
             limit = upto;
             // the floor moves first: a peer behind it gets a snapshot, which allows holes
             this.setMarks(origin, log.head, limit);
-            next = [];
+            // sized once: growing a large array by push copies it, a long pause of its own
+            next = new Array<Entry>(log.entries.length);
+            w = 0;
             i = 0;
           }
           const old = log.entries;
           for (; n > 0 && i < old.length && old[i].seq <= limit; i++, n--) {
             const e = old[i];
-            if (keep(e)) next.push(e);
+            if (keep(e)) next[w++] = e;
             else {
               job.removed++;
               this.#count(log, e, -1);
             }
           }
           if (n > 0 || i >= old.length || old[i].seq > limit) {
-            for (; i < old.length; i++) next.push(old[i]);
+            for (; i < old.length; i++) next[w++] = old[i];
+            next.length = w;
             log.entries = next;
             log = undefined;
             at++;
