@@ -34,7 +34,7 @@ export interface RecoveryReport {
 }
 
 /** Segment file names. */
-export const SEG = /^(\d{20})\.seg$/;
+export const SEG: RegExp = /^(\d{20})\.seg$/;
 
 /** The file name of segment `n`. */
 export function segName(n: number): string {
