@@ -90,6 +90,8 @@ await Promise.all(procs.map((p) =>
 ));
 
 interface Row extends SoakSample {
+  heapTotalMB: number;
+  externalMB: number;
   writes: number;
   stats: LogStats;
 }
@@ -106,6 +108,8 @@ while (Date.now() < end) {
       t,
       heapMB: Number((s.heapMB as number).toFixed(2)),
       rssMB: Number((s.rssMB as number).toFixed(2)),
+      heapTotalMB: Number((s.heapTotalMB as number).toFixed(2)),
+      externalMB: Number((s.externalMB as number).toFixed(2)),
       writes: s.writes as number,
       stats: s.stats as LogStats,
     };
@@ -113,7 +117,7 @@ while (Date.now() < end) {
     const m = row.stats.memory;
     const c = row.stats.compaction;
     console.log(
-      `${t}s ${row.node} heap ${row.heapMB} MB rss ${row.rssMB} MB live ${m.liveKeys} held ${m.heldEntries} origins ${m.origins} compactions ${c.runs} pauseMax ${
+      `${t}s ${row.node} heap ${row.heapMB}/${row.heapTotalMB} MB ext ${row.externalMB} MB rss ${row.rssMB} MB live ${m.liveKeys} held ${m.heldEntries} origins ${m.origins} compactions ${c.runs} pauseMax ${
         c.pauseMaxMs.toFixed(1)
       } ms busy ${c.busyMs.toFixed(0)} ms`,
     );
@@ -122,7 +126,8 @@ while (Date.now() < end) {
 await Promise.all(procs.map((p) => p.ask({ cmd: "close" })));
 
 const elapsedS = (Date.now() - started) / 1000;
-const warmupS = Math.min(300, (minutes * 60) / 6);
+// minute 5 of 30; a short run warms up for a sixth of it, and at least two session TTLs
+const warmupS = Math.min(300, Math.max((minutes * 60) / 6, (2 * sessionTtlMs) / 1000));
 const summary = procs.map((p) => {
   const mine = rows.filter((r) => r.node === p.name);
   const afterWarm = mine.filter((r) => r.t >= warmupS);
@@ -160,6 +165,8 @@ const doc = {
     t: r.t,
     heapMB: r.heapMB,
     rssMB: r.rssMB,
+    heapTotalMB: r.heapTotalMB,
+    externalMB: r.externalMB,
     writes: r.writes,
     memory: r.stats.memory,
     compaction: r.stats.compaction,

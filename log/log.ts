@@ -383,8 +383,8 @@ export class ReplicatedLog {
   }
 
   /**
-   * Reads an origin's log from `from` (default 1), at most `limit` entries. Below a
-   * compaction point, superseded entries are missing.
+   * Reads an origin's log from `from` (default 1), at most `limit` entries. Entries removed
+   * by compaction or retention are skipped (see {@link ReadOptions.from}).
    */
   async *read(options: ReadOptions): AsyncGenerator<Entry, void, undefined> {
     let from = options.from ?? 1;

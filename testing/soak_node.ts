@@ -94,6 +94,8 @@ createInterface({ input: process.stdin }).on("line", async (line) => {
         type: "sample",
         heapMB: m.heapUsed / 1048576,
         rssMB: m.rss / 1048576,
+        heapTotalMB: m.heapTotal / 1048576,
+        externalMB: m.external / 1048576,
         writes,
         stats: log.stats(),
       });
