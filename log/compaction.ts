@@ -80,6 +80,8 @@ export interface CompactorHost {
 }
 
 const STEP = 256;
+// below the budget, a compaction still runs this many check intervals after the last one
+const SETTLE_CHECKS = 60;
 
 /** The gauges of `stats().memory`. */
 export function memoryStats(store: LogStore, state: LwwState): MemoryStats {
@@ -239,13 +241,16 @@ export class Compactor {
     const { store, state } = this.#host;
     const usage = store.usage?.();
     if (usage === undefined) {
-      return this.#host.clock.now() - this.#lastRun >= 60 * this.#tuning.checkIntervalMs;
+      return this.#host.clock.now() - this.#lastRun >= SETTLE_CHECKS * this.#tuning.checkIntervalMs;
     }
     const live = state.liveBytes + usage.plainBytes;
     const garbage = usage.bytes - live;
     if (garbage > this.#tuning.minGarbageBytes && garbage > this.#tuning.garbageRatio * live) {
       return true;
     }
+    // below the budget, what expired or was superseded still leaves within a bounded time
+    const since = this.#host.clock.now() - this.#lastRun;
+    if (garbage > 0 && since >= SETTLE_CHECKS * this.#tuning.checkIntervalMs) return true;
     if (usage.plainEntries === 0) return false;
     const { plain } = this.#tuning;
     for (const origin of store.heads().keys()) {

@@ -78,6 +78,12 @@ export interface FileLogStoreOptions {
    * this many bytes; default 8 MiB.
    */
   readonly rewriteSlackBytes?: number;
+  /**
+   * Below that, a compaction that removed entries rewrites the segments anyway when the last
+   * rewrite is this old (ms), so removed data leaves the disk within a bounded time; default
+   * one hour.
+   */
+  readonly rewriteEveryMs?: number;
 }
 
 /**
@@ -108,6 +114,9 @@ export class FileLogStore implements LogStore {
   #rewriteSlack: number;
   #rewriting: BaseWriter | undefined;
   #rewriteBase = 0;
+  #rewriteEvery: number;
+  #lastRewrite: number;
+  #removedSinceRewrite = 0;
 
   private constructor(
     dir: string,
@@ -125,6 +134,8 @@ export class FileLogStore implements LogStore {
     this.#segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.#clock = options.clock ?? systemClock;
     this.#rewriteSlack = options.rewriteSlackBytes ?? 8 * 1024 * 1024;
+    this.#rewriteEvery = options.rewriteEveryMs ?? 3600_000;
+    this.#lastRewrite = this.#clock.now();
     this.recovery = recovery;
     this.#diskBytes = this.#measureDisk();
   }
@@ -273,9 +284,11 @@ export class FileLogStore implements LogStore {
           const done = mem.step(n);
           job.removed = mem.removed;
           if (!done) return false;
-          phase = this.#diskBytes > 2 * this.#mem.usage().bytes + this.#rewriteSlack
-            ? "disk"
-            : "done";
+          this.#removedSinceRewrite += mem.removed;
+          const over = this.#diskBytes > 2 * this.#mem.usage().bytes + this.#rewriteSlack;
+          const due = this.#removedSinceRewrite > 0 &&
+            this.#clock.now() - this.#lastRewrite >= this.#rewriteEvery;
+          phase = over || due ? "disk" : "done";
           if (phase === "disk") this.#beginRewrite();
           return phase === "done";
         }
@@ -318,6 +331,8 @@ export class FileLogStore implements LogStore {
 
   #endRewrite(w: BaseWriter): void {
     this.#rewriting = undefined;
+    this.#removedSinceRewrite = 0;
+    this.#lastRewrite = this.#clock.now();
     w.finish();
     const base = this.#rewriteBase;
     renameSync(w.tmp, join(this.#dir, segName(base)));

@@ -158,6 +158,30 @@ describe("memory follows live data", () => {
     });
   }
 
+  it("below the budget, expired values still leave memory and disk within a bounded time", async () => {
+    const dir = freshDir();
+    const opts = { fsync: "never" as const, rewriteSlackBytes: 1 << 30, rewriteEveryMs: 300 };
+    const log = await isolated(
+      await FileLogStore.open(dir, opts),
+      memTuning({ minGarbageBytes: 1 << 30 }),
+    );
+    for (let i = 0; i < 20; i++) await log.cache.set(`session:${i}`, "x", { ttl: 100 });
+    await log.cache.set("stays", "y");
+    // 60 check intervals of 40 ms: about 2.4 s
+    await waitFor(() => log.stats().memory.heldEntries === 1, "expired values compacted", 10_000);
+    await waitFor(
+      () => (log.stats().memory.diskBytes ?? Infinity) < 400,
+      "expired values off the disk",
+      10_000,
+    );
+    await log.close();
+    logs.splice(logs.indexOf(log), 1);
+    const raw = await FileLogStore.open(dir, opts);
+    const held = await raw.read("solo", 1, 100);
+    await raw.close();
+    assert.deepEqual(held.map((e) => e.key), ["stays"]);
+  });
+
   it("plain entries: byte and age limits", async () => {
     const bytes = await isolated(
       undefined,
