@@ -130,17 +130,21 @@ const elapsedS = (Date.now() - started) / 1000;
 const warmupS = Math.min(300, Math.max((minutes * 60) / 6, (2 * sessionTtlMs) / 1000));
 const summary = procs.map((p) => {
   const mine = rows.filter((r) => r.node === p.name);
+  // the heap follows compaction's sawtooth: compare the mean of the first and the last third
+  // of the samples after warm-up rather than two single samples
   const afterWarm = mine.filter((r) => r.t >= warmupS);
-  const first = afterWarm[0] ?? mine[0];
-  const tail = mine.slice(-3);
-  const endHeap = tail.reduce((a, r) => a + r.heapMB, 0) / Math.max(1, tail.length);
+  const third = Math.max(1, Math.floor(afterWarm.length / 3));
+  const mean = (rs: Row[]): number => rs.reduce((a, r) => a + r.heapMB, 0) / rs.length;
+  const early = mean(afterWarm.slice(0, third).length > 0 ? afterWarm.slice(0, third) : mine);
+  const late = mean(afterWarm.slice(-third).length > 0 ? afterWarm.slice(-third) : mine);
   const last = mine[mine.length - 1];
   const c = last.stats.compaction;
   return {
     node: p.name,
-    heapAtWarmupMB: first.heapMB,
-    heapAtEndMB: Number(endHeap.toFixed(2)),
-    heapGrowthPct: Number((((endHeap - first.heapMB) / first.heapMB) * 100).toFixed(1)),
+    heapAfterWarmupMB: Number(early.toFixed(2)),
+    heapAtEndMB: Number(late.toFixed(2)),
+    heapGrowthPct: Number((((late - early) / early) * 100).toFixed(1)),
+    heapMaxMB: Math.max(...afterWarm.map((r) => r.heapMB)),
     rssMaxMB: Math.max(...mine.map((r) => r.rssMB)),
     writesPerSec: Math.round(last.writes / elapsedS),
     compactionShare: Number((c.busyMs / (elapsedS * 1000)).toFixed(4)),
