@@ -75,9 +75,13 @@ export class LwwState {
     this.#winners.set(e.key, e);
     this.#account(e, 1);
     if (!e.tombstone && expired(e, this.#now())) {
+      // arrived expired: no event of its own, and none from the sweep; when it hides a value
+      // that was visible, that value's expiry is announced now
       this.#silent.add(e);
-      // it hides a live value: that is a visible change too
-      if (cur === undefined || cur.tombstone || this.#silent.has(cur)) return true;
+      if (cur !== undefined && !cur.tombstone && !this.#silent.has(cur)) {
+        this.#emit(e, true, true);
+      }
+      return true;
     }
     this.#emit(e, e.tombstone, false);
     return true;

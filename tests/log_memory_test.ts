@@ -14,6 +14,8 @@ import {
   ReplicatedLog,
 } from "../log/mod.ts";
 import { retiredRuns } from "../log/retention.ts";
+import { LwwState } from "../log/cache.ts";
+import type { Entry } from "../log/mod.ts";
 import {
   closeAll,
   converged,
@@ -282,6 +284,41 @@ describe("memory follows live data", () => {
     for (let i = 0; i < 20; i++) await b.cache.set(`k${i % 10}`, "from b");
     await waitFor(() => !b.heads().has(last), "silent empty origin forgotten", 10_000);
     assert.equal(b.stats().memory.heldEntries, 10);
+  });
+
+  it("an expired value announces its expiry once: on the sweep, or on arrival if it hides one", () => {
+    let now = 1000;
+    const state = new LwwState(() => now);
+    const events: string[] = [];
+    state.listen((c) =>
+      events.push(`${c.key}:${c.expired ? "expired" : c.deleted ? "deleted" : "set"}`)
+    );
+    const e = (key: string, seq: number, wall: number, ttl?: number): Entry => ({
+      origin: "a",
+      seq,
+      ts: { wall, logical: 0 },
+      key,
+      value: new Uint8Array([1]),
+      tombstone: false,
+      ...(ttl === undefined ? {} : { ttl }),
+    });
+    const live = e("s", 1, 990, 100);
+    state.apply(live);
+    now = 2000;
+    assert.ok(state.remove(live));
+    assert.equal(state.remove(live), false);
+    // arrives already expired on a fresh key: silent, and silent when swept
+    const late = e("t", 2, 10, 5);
+    state.apply(late);
+    assert.ok(state.remove(late));
+    // arrives expired over a visible value: announced once, not again by the sweep
+    state.apply(e("u", 3, 1990));
+    const hiding = e("u", 4, 1995, 1);
+    state.apply(hiding);
+    assert.ok(state.remove(hiding));
+    assert.deepEqual(events, ["s:set", "s:expired", "u:set", "u:expired"]);
+    assert.equal(state.size, 0);
+    assert.equal(state.liveBytes, 0);
   });
 
   it("retiredRuns picks all but the newest run per name", () => {
