@@ -69,7 +69,6 @@ const result = {
   slices: s.compaction.slices,
   pauseMaxMs: Number(s.compaction.pauseMaxMs.toFixed(2)),
   slicesOver10ms: s.compaction.slicesOver10ms,
-  pauseMaxCpuMs: Number(s.compaction.pauseMaxCpuMs.toFixed(2)),
   busyMs: Math.round(s.compaction.busyMs),
   wallMs: Math.round(wallMs),
   replayMs: Math.round(loadMs),

@@ -152,7 +152,6 @@ const summary = procs.map((p) => {
     pauseMaxMs: Number(c.pauseMaxMs.toFixed(2)),
     slicesOver10ms: c.slicesOver10ms,
     slices: c.slices,
-    pauseMaxCpuMs: Number(c.pauseMaxCpuMs.toFixed(2)),
     expired: c.expired,
     end: last.stats.memory,
   };

@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { cpuUsage } from "node:process";
 import type { Clock, TimerHandle } from "../transport/types.ts";
 import { expired, type LwwState } from "./cache.ts";
 import type { Entry } from "./entry.ts";
@@ -39,8 +38,6 @@ export interface CompactionStats {
   pauseMaxMs: number;
   /** Slices longer than 10 ms (a loaded machine may deschedule the process mid-slice). */
   slicesOver10ms: number;
-  /** Most CPU time of one slice (ms, the process's, all threads): a pause without preemption. */
-  pauseMaxCpuMs: number;
   /** Time spent in slices (ms): the compaction's share of the CPU. */
   busyMs: number;
 }
@@ -58,7 +55,6 @@ export function createCompactionStats(): CompactionStats {
     slices: 0,
     pauseMaxMs: 0,
     slicesOver10ms: 0,
-    pauseMaxCpuMs: 0,
     busyMs: 0,
   };
 }
@@ -316,13 +312,9 @@ export class Compactor {
       if (this.#closed) return;
       const done = await this.#host.serial(() => {
         const t0 = performance.now();
-        const c0 = cpuUsage();
         let d = false;
         do d = work(STEP); while (!d && performance.now() - t0 < budget);
         const ms = performance.now() - t0;
-        const c = cpuUsage(c0);
-        const cpu = (c.user + c.system) / 1000;
-        if (cpu > stats.pauseMaxCpuMs) stats.pauseMaxCpuMs = cpu;
         stats.slices++;
         stats.busyMs += ms;
         if (ms > stats.pauseMaxMs) stats.pauseMaxMs = ms;
