@@ -51,7 +51,7 @@ import type { Clock, TimerHandle } from "../transport/types.ts";
 import type { Entry } from "./entry.ts";
 import { recoverDir, type RecoveryReport, SEG, segName } from "./file_recovery.ts";
 import { BaseWriter } from "./file_rewrite.ts";
-import type { PlainUsage } from "./retention.ts";
+import { ENTRY_OVERHEAD, type PlainUsage } from "./retention.ts";
 import { entriesRecord, snapshotRecord } from "./segment.ts";
 import {
   type CompactionJob,
@@ -61,6 +61,9 @@ import {
   StoreError,
   type StoreUsage,
 } from "./store.ts";
+
+// bytes of an entry in a segment besides payload and key: origin, seq, timestamp, flags, lengths
+const RECORD_ENTRY_BYTES = 40;
 
 /** When appends reach the disk: `"always"`, every N ms, or `"never"` (see the module doc). */
 export type FsyncPolicy = "always" | "never" | number;
@@ -285,7 +288,10 @@ export class FileLogStore implements LogStore {
           job.removed = mem.removed;
           if (!done) return false;
           this.#removedSinceRewrite += mem.removed;
-          const over = this.#diskBytes > 2 * this.#mem.usage().bytes + this.#rewriteSlack;
+          const u = this.#mem.usage();
+          // what the held entries take on disk: their heap estimate less the objects' overhead
+          const live = u.bytes - u.entries * (ENTRY_OVERHEAD - RECORD_ENTRY_BYTES);
+          const over = this.#diskBytes > 2 * live + this.#rewriteSlack;
           const due = this.#removedSinceRewrite > 0 &&
             this.#clock.now() - this.#lastRewrite >= this.#rewriteEvery;
           phase = over || due ? "disk" : "done";
