@@ -176,7 +176,13 @@ const doc = {
   })),
 };
 console.log(JSON.stringify(summary, null, 2));
-writeFileSync(resultsPath("soak.json", arg("out", "")), JSON.stringify(doc, null, 2) + "\n");
+// one line per sample: a 30-minute run has 540 of them
+const { samples: lines, ...head } = doc;
+const text = JSON.stringify(head, null, 2).replace(
+  /\n}$/,
+  `,\n  "samples": [\n${lines.map((l) => "    " + JSON.stringify(l)).join(",\n")}\n  ]\n}\n`,
+);
+writeFileSync(resultsPath("soak.json", arg("out", "")), text);
 const caption = `${nodes} processes, ${keys} keys × ${writes}/s + ${sessions} sessions (TTL ${
   sessionTtlMs / 1000
 } s), ${minutes} min, ${runtimeName()}, loaded shared machine`;
