@@ -93,6 +93,8 @@ interface Row extends SoakSample {
   heapTotalMB: number;
   externalMB: number;
   writes: number;
+  lagMaxMs: number;
+  lagsOver10ms: number;
   stats: LogStats;
 }
 const rows: Row[] = [];
@@ -111,6 +113,8 @@ while (Date.now() < end) {
       heapTotalMB: Number((s.heapTotalMB as number).toFixed(2)),
       externalMB: Number((s.externalMB as number).toFixed(2)),
       writes: s.writes as number,
+      lagMaxMs: Number((s.lagMaxMs as number).toFixed(1)),
+      lagsOver10ms: s.lagsOver10ms as number,
       stats: s.stats as LogStats,
     };
     rows.push(row);
@@ -151,6 +155,8 @@ const summary = procs.map((p) => {
     compactionRuns: c.runs,
     pauseMaxMs: Number(c.pauseMaxMs.toFixed(2)),
     slicesOver10ms: c.slicesOver10ms,
+    loopStallMaxMs: last.lagMaxMs,
+    loopStallsOver10ms: last.lagsOver10ms,
     slices: c.slices,
     expired: c.expired,
     end: last.stats.memory,
@@ -171,6 +177,7 @@ const doc = {
     heapTotalMB: r.heapTotalMB,
     externalMB: r.externalMB,
     writes: r.writes,
+    lagMaxMs: r.lagMaxMs,
     memory: r.stats.memory,
     compaction: r.stats.compaction,
   })),

@@ -40,6 +40,18 @@ const log = await ReplicatedLog.create({
 let writes = 0;
 const timers: ReturnType<typeof setInterval>[] = [];
 
+// event-loop stalls of any cause (load, GC, compaction): a 5 ms timer's lateness
+let lagMaxMs = 0;
+let lagsOver10ms = 0;
+let lastTick = performance.now();
+timers.push(setInterval(() => {
+  const now = performance.now();
+  const lag = now - lastTick - 5;
+  lastTick = now;
+  if (lag > lagMaxMs) lagMaxMs = lag;
+  if (lag > 10) lagsOver10ms++;
+}, 5));
+
 function run(cfg: { writesPerSec: number; keys: number; sessions: number; sessionTtlMs: number }) {
   // position updates: one tick every 10 ms carries writesPerSec / 100 writes
   const perTick = cfg.writesPerSec / 100;
@@ -97,6 +109,8 @@ createInterface({ input: process.stdin }).on("line", async (line) => {
         heapTotalMB: m.heapTotal / 1048576,
         externalMB: m.external / 1048576,
         writes,
+        lagMaxMs,
+        lagsOver10ms,
         stats: log.stats(),
       });
       break;
