@@ -16,7 +16,15 @@ import { type MemoryTuning, PlainCutter, type PlainUsage, retiredRuns } from "./
 import type { MemoryStats } from "./stats.ts";
 import type { CompactionJob, CompactionResult, LogStore } from "./store.ts";
 
-/** Counters of the automatic compaction (part of `stats()`). */
+/**
+ * Counters of the automatic compaction (part of `stats()`).
+ *
+ * @example
+ * ```ts
+ * const c = log.stats().compaction;
+ * console.log(`${c.runs} runs, longest pause ${c.pauseMaxMs.toFixed(1)} ms`);
+ * ```
+ */
 export interface CompactionStats {
   /** Store compactions run (automatic and manual). */
   runs: number;

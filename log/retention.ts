@@ -22,7 +22,14 @@
  */
 import type { Entry } from "./entry.ts";
 
-/** Limits of plain (unkeyed) entries, per origin. */
+/**
+ * Limits of plain (unkeyed) entries, per origin.
+ *
+ * @example
+ * ```ts
+ * const plain: PlainRetention = { maxEntries: 10_000, maxBytes: 8 << 20, maxAgeMs: 3_600_000 };
+ * ```
+ */
 export interface PlainRetention {
   /** Most plain entries kept per origin. */
   readonly maxEntries: number;
@@ -66,6 +73,11 @@ const MiB = 1024 * 1024;
 
 /**
  * The budget of a log given no tuning (an isolated log): the lan preset's values.
+ *
+ * @example
+ * ```ts
+ * const tuning = { ...presets.lan.log, memory: { ...DEFAULT_MEMORY_TUNING, sliceMs: 1 } };
+ * ```
  */
 export const DEFAULT_MEMORY_TUNING: MemoryTuning = Object.freeze({
   tombstoneHorizonMs: 24 * 3600_000,
@@ -89,7 +101,14 @@ export function entryBytes(e: Entry): number {
   return e.value.length + (e.key === undefined ? 0 : e.key.length * 2) + ENTRY_OVERHEAD;
 }
 
-/** Plain-entry totals of one origin when a compaction starts. */
+/**
+ * Plain-entry totals of one origin when a compaction starts.
+ *
+ * @example
+ * ```ts
+ * const u: PlainUsage = store.plainUsage?.("node-a") ?? { entries: 0, bytes: 0 };
+ * ```
+ */
 export interface PlainUsage {
   /** Plain entries held. */
   readonly entries: number;

@@ -26,7 +26,15 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "name",
 ];
 
-/** What a node's log holds right now (gauges, computed by `stats()`). */
+/**
+ * What a node's log holds right now (gauges, computed by `stats()`).
+ *
+ * @example
+ * ```ts
+ * const m = log.stats().memory;
+ * console.log(`${m.liveKeys} live keys in ${m.heldEntries} entries (${m.heldBytes} B)`);
+ * ```
+ */
 export interface MemoryStats {
   /** Keys with a value (an expired one counts until the next sweep, a check interval). */
   liveKeys: number;

@@ -19,7 +19,14 @@ export interface CompactionResult {
   readonly kept: number;
 }
 
-/** What a store holds (the log's `stats().store`). */
+/**
+ * What a store holds (part of the log's `stats().memory`).
+ *
+ * @example
+ * ```ts
+ * const u = new MemoryLogStore().usage(); // { origins: 0, entries: 0, bytes: 0, ... }
+ * ```
+ */
 export interface StoreUsage {
   /** Origins with a log here. */
   readonly origins: number;
@@ -38,6 +45,12 @@ export interface StoreUsage {
 /**
  * A compaction in progress, run a slice at a time so that no pause is long. Reads, appends
  * and snapshots may happen between steps.
+ *
+ * @example
+ * ```ts
+ * const job = store.startCompaction(new Map(store.heads()), (e) => e.key !== undefined);
+ * while (!job.step(256)) await new Promise((r) => setTimeout(r, 0));
+ * ```
  */
 export interface CompactionJob {
   /** Examines about `entries` more entries; true when the compaction is complete. */
