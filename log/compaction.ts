@@ -30,7 +30,7 @@ export interface CompactionStats {
   runs: number;
   /** Entries removed by them. */
   removed: number;
-  /** Cache sweeps run (one per check interval). */
+  /** Full passes of the expiry sweep over the cache (one per check, or spread over several). */
   sweeps: number;
   /** Expired values removed from the cache (one change event each). */
   expired: number;
@@ -84,6 +84,8 @@ export interface CompactorHost {
 }
 
 const STEP = 256;
+// winners examined per check: expired values leave within checkIntervalMs × max(1, keys / this)
+const SWEEP_PER_CHECK = 50_000;
 // below the budget, a compaction still runs this many check intervals after the last one
 const SETTLE_CHECKS = 60;
 
@@ -120,6 +122,7 @@ export class Compactor {
   #running: Promise<unknown> = Promise.resolve();
   #closed = false;
   #wake: (() => void) | undefined;
+  #sweeping: IterableIterator<Entry> | undefined;
   #lastRun: number;
   // newest timestamp seen per origin: an empty origin silent past the horizon is forgotten
   #lastSeen = new Map<string, number>();
@@ -223,21 +226,25 @@ export class Compactor {
   async #sweep(): Promise<void> {
     const { state, clock, stats } = this.#host;
     const horizon = this.#tuning.tombstoneHorizonMs;
-    let it: IterableIterator<Entry> | undefined;
+    // a pass over a large cache is spread over several checks: a bounded cost per check
+    let budget = SWEEP_PER_CHECK;
     await this.#sliced((n) => {
-      it ??= state.winners();
+      const it = this.#sweeping ??= state.winners();
       const now = clock.now();
-      for (; n > 0; n--) {
+      for (; n > 0 && budget > 0; n--, budget--) {
         const r = it.next();
-        if (r.done === true) return true;
+        if (r.done === true) {
+          this.#sweeping = undefined;
+          stats.sweeps++;
+          return true;
+        }
         const e = r.value;
         if (e.tombstone) {
           if (e.ts.wall + horizon < now && state.remove(e)) stats.tombstonesDropped++;
         } else if (expired(e, now) && state.remove(e)) stats.expired++;
       }
-      return false;
+      return budget <= 0;
     });
-    stats.sweeps++;
   }
 
   /** Whether the store is over its budget (superseded bytes, or plain-entry limits). */
