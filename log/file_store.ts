@@ -27,6 +27,10 @@
  * Compaction writes the surviving state into a new segment that starts with a Base record
  * (written to a temporary file, flushed, then renamed), then deletes the older segments; a
  * crash in between leaves the old segments, which recovery ignores once a newer Base exists.
+ * The automatic compaction writes that segment in steps while appends go on into the next
+ * segment (see file_rewrite.ts), and only when the segments exceed twice the held data plus
+ * `rewriteSlackBytes`, or when entries were removed and the last rewrite is `rewriteEveryMs`
+ * old.
  *
  * One directory belongs to one store instance at a time.
  *

@@ -12,6 +12,12 @@
  * Stores: {@link MemoryLogStore} (default) and {@link FileLogStore} (segment files with a
  * length and CRC-32 per record, an fsync policy, torn-tail recovery, compaction).
  *
+ * Memory and disk follow live data: every replica compacts by itself, in short slices, within
+ * the budget of `tuning.memory` (superseded writes, expired values and tombstones past the
+ * horizon leave; plain entries keep within per-origin limits; empty retired origins are
+ * forgotten). The rules are in retention.ts; `stats().memory` and `stats().compaction` show
+ * what is held and what compaction costs.
+ *
  * @example
  * ```ts
  * import { ReplicatedLog } from "./mod.ts";

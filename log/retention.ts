@@ -18,6 +18,9 @@
  * - an origin that holds no entries is forgotten when it is retired (a newer run
  *   `name@<run>` of the same node exists) or silent for longer than the horizon.
  *
+ * Expiry is not a delete: an expired value leaves no tombstone, so an older write of its key
+ * that arrives afterwards (from a member cut off since before it) becomes visible.
+ *
  * @module
  */
 import type { Entry } from "./entry.ts";
