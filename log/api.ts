@@ -69,7 +69,11 @@ export interface AppendResult {
 export interface ReadOptions {
   /** Whose log. */
   readonly origin: string;
-  /** First seq (default 1). */
+  /**
+   * First seq (default 1). Entries that compaction or retention removed are skipped, so the
+   * first entry returned may be above `from`: a reader behind the retention point starts at
+   * the first retained entry (compare its seq with `from` to see what was skipped).
+   */
   readonly from?: number;
   /** Most entries (default: all). */
   readonly limit?: number;

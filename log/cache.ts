@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import type { AppendOptions, AppendResult } from "./api.ts";
 import { compareLww, type Entry } from "./entry.ts";
+import { entryBytes } from "./retention.ts";
 
 /** One change of the cache's visible state. */
 export interface CacheChange {
@@ -19,8 +20,10 @@ export interface CacheChange {
   readonly key: string;
   /** New value; undefined when deleted. */
   readonly value: Uint8Array | undefined;
-  /** The key was deleted. */
+  /** The key was deleted (or expired). */
   readonly deleted: boolean;
+  /** The key's value expired (`deleted` is true too); emitted once per node, by the sweep. */
+  readonly expired: boolean;
   /** The winning entry. */
   readonly entry: Entry;
 }
@@ -49,29 +52,89 @@ export function expired(e: Entry, now: number): boolean {
 export class LwwState {
   #winners = new Map<string, Entry>();
   #listeners = new Set<(change: CacheChange) => void>();
+  #now: () => number;
+  // winners that arrived already expired: no change event on arrival, none on removal
+  #silent = new WeakSet<Entry>();
+  #liveBytes = 0;
+  #tombstones = 0;
+
+  /**
+   * Creates an instance.
+   * @param now milliseconds on the timestamps' scale (to tell values that arrive expired)
+   */
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
 
   /** Takes a keyed entry into account; true when it became the key's winner. */
   apply(e: Entry): boolean {
     if (e.key === undefined) return false;
     const cur = this.#winners.get(e.key);
     if (cur !== undefined && compareLww(e, cur) <= 0) return false;
+    if (cur !== undefined) this.#account(cur, -1);
     this.#winners.set(e.key, e);
-    if (this.#listeners.size > 0) {
-      const change: CacheChange = {
-        key: e.key,
-        value: e.tombstone ? undefined : e.value,
-        deleted: e.tombstone,
-        entry: e,
-      };
-      for (const l of this.#listeners) {
-        try {
-          l(change);
-        } catch {
-          // a listener's failure is its own business
-        }
+    this.#account(e, 1);
+    if (!e.tombstone && expired(e, this.#now())) {
+      // arrived expired: no event of its own, and none from the sweep; when it hides a value
+      // that was visible, that value's expiry is announced now
+      this.#silent.add(e);
+      if (cur !== undefined && !cur.tombstone && !this.#silent.has(cur)) {
+        this.#emit(e, true, true);
+      }
+      return true;
+    }
+    this.#emit(e, e.tombstone, false);
+    return true;
+  }
+
+  #account(e: Entry, sign: 1 | -1): void {
+    this.#liveBytes += sign * entryBytes(e);
+    if (e.tombstone) this.#tombstones += sign;
+  }
+
+  #emit(e: Entry, deleted: boolean, expiredNow: boolean): void {
+    if (this.#listeners.size === 0) return;
+    const change: CacheChange = {
+      key: e.key as string,
+      value: deleted ? undefined : e.value,
+      deleted,
+      expired: expiredNow,
+      entry: e,
+    };
+    for (const l of this.#listeners) {
+      try {
+        l(change);
+      } catch {
+        // a listener's failure is its own business
       }
     }
+  }
+
+  /**
+   * Forgets `e` when it is still its key's winner: an expired value (emits the expiry
+   * change) or a tombstone past the horizon (silently). Compaction then drops the entry.
+   */
+  remove(e: Entry): boolean {
+    if (e.key === undefined || this.#winners.get(e.key) !== e) return false;
+    this.#winners.delete(e.key);
+    this.#account(e, -1);
+    if (!e.tombstone && !this.#silent.has(e)) this.#emit(e, true, true);
     return true;
+  }
+
+  /** Keys with a winner (live, expired not yet swept, or tombstone). */
+  get size(): number {
+    return this.#winners.size;
+  }
+
+  /** Winners that are tombstones. */
+  get tombstones(): number {
+    return this.#tombstones;
+  }
+
+  /** Bytes of the winners (accounted as the store does). */
+  get liveBytes(): number {
+    return this.#liveBytes;
   }
 
   /** The current winner of `key` (tombstones included). */

@@ -27,23 +27,25 @@
  * Compaction writes the surviving state into a new segment that starts with a Base record
  * (written to a temporary file, flushed, then renamed), then deletes the older segments; a
  * crash in between leaves the old segments, which recovery ignores once a newer Base exists.
+ * The automatic compaction writes that segment in steps while appends go on into the next
+ * segment (see file_rewrite.ts), and only when the segments exceed twice the held data plus
+ * `rewriteSlackBytes`, or when entries were removed and the last rewrite is `rewriteEveryMs`
+ * old.
  *
  * One directory belongs to one store instance at a time.
  *
  * @module
  */
+export type { RecoveryReport } from "./file_recovery.ts";
 import {
   closeSync,
   fdatasyncSync,
   fstatSync,
   fsyncSync,
-  ftruncateSync,
-  mkdirSync,
   openSync,
   readdirSync,
-  readFileSync,
-  readSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -51,15 +53,21 @@ import { join } from "node:path";
 import { systemClock } from "../transport/mod.ts";
 import type { Clock, TimerHandle } from "../transport/mod.ts";
 import type { Entry } from "./entry.ts";
+import { recoverDir, type RecoveryReport, SEG, segName } from "./file_recovery.ts";
+import { BaseWriter } from "./file_rewrite.ts";
+import { ENTRY_OVERHEAD, type PlainUsage } from "./retention.ts";
+import { entriesRecord, snapshotRecord } from "./segment.ts";
 import {
-  baseRecord,
-  entriesRecord,
-  readRecord,
-  RecordType,
-  type SegmentRecord,
-  snapshotRecord,
-} from "./segment.ts";
-import { type CompactionResult, type LogStore, MemoryLogStore, StoreError } from "./store.ts";
+  type CompactionJob,
+  type CompactionResult,
+  type LogStore,
+  type MemoryLogStore,
+  StoreError,
+  type StoreUsage,
+} from "./store.ts";
+
+// bytes of an entry in a segment besides payload and key: origin, seq, timestamp, flags, lengths
+const RECORD_ENTRY_BYTES = 40;
 
 /** When appends reach the disk: `"always"`, every N ms, or `"never"` (see the module doc). */
 export type FsyncPolicy = "always" | "never" | number;
@@ -72,45 +80,17 @@ export interface FileLogStoreOptions {
   readonly segmentBytes?: number;
   /** Timer of the interval fsync policy; default `systemClock`. */
   readonly clock?: Clock;
-}
-
-/** What recovery found when the store was opened. */
-export interface RecoveryReport {
-  /** Segments replayed. */
-  readonly segments: number;
-  /** Records replayed. */
-  readonly records: number;
-  /** Bytes cut off the tail (torn or corrupted), 0 when clean. */
-  readonly truncatedBytes: number;
-  /** Segments deleted after a corrupted one, or superseded by a compaction base. */
-  readonly droppedSegments: number;
-  /** Why the tail was cut, when it was. */
-  readonly reason?: string;
-}
-
-const SEG = /^(\d{20})\.seg$/;
-const SNAPSHOT_CHUNK_BYTES = 1 << 20;
-
-function segName(n: number): string {
-  return `${String(n).padStart(20, "0")}.seg`;
-}
-
-function applyRecord(mem: MemoryLogStore, rec: SegmentRecord): void {
-  if (rec.type === RecordType.Entries) {
-    mem.checkAppend(rec.entries);
-    for (const e of rec.entries) mem.put(e);
-  } else if (rec.type === RecordType.Snapshot) {
-    const head = mem.heads().get(rec.origin) ?? 0;
-    let prev = head;
-    for (const e of rec.entries) {
-      if (e.seq <= prev || e.seq > rec.through) {
-        throw new StoreError("snapshot record out of order");
-      }
-      prev = e.seq;
-    }
-    for (const e of rec.entries) mem.put(e);
-    mem.setMarks(rec.origin, rec.through, rec.floor);
-  }
+  /**
+   * Automatic compaction rewrites the segments once they exceed twice the live data plus
+   * this many bytes; default 8 MiB.
+   */
+  readonly rewriteSlackBytes?: number;
+  /**
+   * Below that, a compaction that removed entries rewrites the segments anyway when the last
+   * rewrite is this old (ms), so removed data leaves the disk within a bounded time; default
+   * one hour.
+   */
+  readonly rewriteEveryMs?: number;
 }
 
 /**
@@ -137,6 +117,13 @@ export class FileLogStore implements LogStore {
   #timer: TimerHandle = undefined;
   #dirty = false;
   #closed = false;
+  #diskBytes = 0;
+  #rewriteSlack: number;
+  #rewriting: BaseWriter | undefined;
+  #rewriteBase = 0;
+  #rewriteEvery: number;
+  #lastRewrite: number;
+  #removedSinceRewrite = 0;
 
   private constructor(
     dir: string,
@@ -153,7 +140,23 @@ export class FileLogStore implements LogStore {
     this.#fsync = options.fsync ?? "always";
     this.#segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.#clock = options.clock ?? systemClock;
+    this.#rewriteSlack = options.rewriteSlackBytes ?? 8 * 1024 * 1024;
+    this.#rewriteEvery = options.rewriteEveryMs ?? 3600_000;
+    this.#lastRewrite = this.#clock.now();
     this.recovery = recovery;
+    this.#diskBytes = this.#measureDisk();
+  }
+
+  #measureDisk(): number {
+    let total = 0;
+    for (const name of this.segments()) {
+      try {
+        total += statSync(join(this.#dir, name)).size;
+      } catch {
+        // deleted meanwhile
+      }
+    }
+    return total;
   }
 
   /** Opens (creating if needed) the store in `dir` and recovers its content. */
@@ -168,87 +171,8 @@ export class FileLogStore implements LogStore {
   static #openSync(dir: string, options: FileLogStoreOptions): FileLogStore {
     const f = options.fsync;
     if (typeof f === "number" && !(f > 0)) throw new RangeError("fsync interval must be > 0 ms");
-    mkdirSync(dir, { recursive: true });
-    const names = readdirSync(dir);
-    for (const n of names) if (n.endsWith(".tmp")) unlinkSync(join(dir, n));
-    let segs = names.map((n) => SEG.exec(n)).filter((m) => m !== null).map((m) => Number(m[1]))
-      .sort((a, b) => a - b);
-    let dropped = 0;
-    // a compaction base supersedes everything before it
-    for (let i = segs.length - 1; i > 0; i--) {
-      if (FileLogStore.#startsWithBase(join(dir, segName(segs[i])))) {
-        for (const old of segs.slice(0, i)) unlinkSync(join(dir, segName(old)));
-        dropped += i;
-        segs = segs.slice(i);
-        break;
-      }
-    }
-    const mem = new MemoryLogStore();
-    let records = 0;
-    let truncated = 0;
-    let reason: string | undefined;
-    let replayed = 0;
-    for (let i = 0; i < segs.length && reason === undefined; i++) {
-      const path = join(dir, segName(segs[i]));
-      const buf = readFileSync(path);
-      const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-      replayed++;
-      let off = 0;
-      while (off < bytes.length) {
-        const r = readRecord(bytes, off);
-        let why = r.ok ? undefined : r.why;
-        if (r.ok) {
-          try {
-            applyRecord(mem, r.record);
-          } catch (err) {
-            why = (err as Error).message;
-          }
-        }
-        if (why !== undefined || !r.ok) {
-          reason = `${segName(segs[i])} at ${off}: ${why}`;
-          truncated = bytes.length - off;
-          const fd = openSync(path, "r+");
-          try {
-            ftruncateSync(fd, off);
-            fsyncSync(fd);
-          } finally {
-            closeSync(fd);
-          }
-          for (const later of segs.slice(i + 1)) unlinkSync(join(dir, segName(later)));
-          dropped += segs.length - i - 1;
-          segs = segs.slice(0, i + 1);
-          break;
-        }
-        records++;
-        off = r.next;
-      }
-    }
-    const active = segs.length > 0 ? segs[segs.length - 1] : 1;
-    const report: RecoveryReport = {
-      segments: replayed,
-      records,
-      truncatedBytes: truncated,
-      droppedSegments: dropped,
-    };
-    return new FileLogStore(
-      dir,
-      mem,
-      active,
-      options,
-      reason === undefined ? report : { ...report, reason },
-    );
-  }
-
-  static #startsWithBase(path: string): boolean {
-    const fd = openSync(path, "r");
-    try {
-      const head = new Uint8Array(9);
-      const n = readSync(fd, head, 0, 9, 0);
-      const r = readRecord(head.subarray(0, n), 0);
-      return r.ok && r.record.type === RecordType.Base;
-    } finally {
-      closeSync(fd);
-    }
+    const { mem, active, report } = recoverDir(dir);
+    return new FileLogStore(dir, mem, active, options, report);
   }
 
   #open(): void {
@@ -259,6 +183,7 @@ export class FileLogStore implements LogStore {
     let off = 0;
     while (off < record.length) off += writeSync(this.#fd, record, off, record.length - off);
     this.#size += record.length;
+    this.#diskBytes += record.length;
     if (this.#fsync === "always") fdatasyncSync(this.#fd);
     else if (typeof this.#fsync === "number") {
       this.#dirty = true;
@@ -340,57 +265,114 @@ export class FileLogStore implements LogStore {
       this.#open();
       const result = this.#mem.compactNow(upTo, keep);
       // nothing removed: the files hold no holes, so the old floors stay truthful after restart
-      if (result.removed > 0) this.#rewrite();
+      if (result.removed > 0) this.#rewriteAll();
       return Promise.resolve(result);
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  /** Writes the whole in-memory state as a new base segment and deletes the older ones. */
-  #rewrite(): void {
-    const n = this.#segNo + 1;
-    const tmp = join(this.#dir, `${segName(n)}.tmp`);
-    const fd = openSync(tmp, "w");
-    try {
-      const put = (b: Uint8Array): void => {
-        let off = 0;
-        while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-      };
-      put(baseRecord());
-      const floors = this.#mem.floors();
-      for (const [origin, head] of this.#mem.heads()) {
-        const floor = floors.get(origin) ?? 0;
-        const all = this.#mem.entriesOf(origin);
-        let chunk: Entry[] = [];
-        let bytes = 0;
-        for (const e of all) {
-          chunk.push(e);
-          bytes += e.value.length + 64;
-          if (bytes >= SNAPSHOT_CHUNK_BYTES) {
-            put(snapshotRecord(origin, Math.min(floor, e.seq), e.seq, chunk));
-            chunk = [];
-            bytes = 0;
+  /**
+   * A compaction in steps: the memory part first, then, when the segments exceed twice the
+   * live data plus the slack, a rewrite of the segments (see file_rewrite.ts).
+   */
+  startCompaction(
+    upTo: ReadonlyMap<string, number>,
+    keep: (entry: Entry) => boolean,
+  ): CompactionJob {
+    this.#open();
+    const mem = this.#mem.startCompaction(upTo, keep);
+    let phase: "memory" | "disk" | "done" = "memory";
+    const job = {
+      removed: 0,
+      step: (n: number): boolean => {
+        if (this.#closed) return true;
+        if (phase === "memory") {
+          const done = mem.step(n);
+          job.removed = mem.removed;
+          if (!done) return false;
+          this.#removedSinceRewrite += mem.removed;
+          const u = this.#mem.usage();
+          // what the held entries take on disk: their heap estimate less the objects' overhead
+          const live = u.bytes - u.entries * (ENTRY_OVERHEAD - RECORD_ENTRY_BYTES);
+          const over = this.#diskBytes > 2 * live + this.#rewriteSlack;
+          const due = this.#removedSinceRewrite > 0 &&
+            this.#clock.now() - this.#lastRewrite >= this.#rewriteEvery;
+          phase = over || due ? "disk" : "done";
+          if (phase === "disk") this.#beginRewrite();
+          return phase === "done";
+        }
+        if (phase === "disk") {
+          const w = this.#rewriting;
+          if (w === undefined) return true;
+          if (w.step(n)) {
+            this.#endRewrite(w);
+            phase = "done";
           }
         }
-        put(snapshotRecord(origin, floor, head, chunk));
-      }
-      fdatasyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, join(this.#dir, segName(n)));
-    this.#syncDir();
-    const old = this.#segNo;
+        return phase === "done";
+      },
+    };
+    return job;
+  }
+
+  /** Writes the whole in-memory state as a new base segment at once (manual compaction). */
+  #rewriteAll(): void {
+    if (this.#rewriting !== undefined) return;
+    const w = this.#beginRewrite();
+    while (!w.step(1 << 16));
+    this.#endRewrite(w);
+  }
+
+  /** Moves appends to segment B+1 and starts writing the base B. */
+  #beginRewrite(): BaseWriter {
+    const base = this.#segNo + 1;
+    if (this.#fsync !== "never") fdatasyncSync(this.#fd);
+    this.#dirty = false;
     closeSync(this.#fd);
+    this.#segNo = base + 1;
+    this.#fd = openSync(join(this.#dir, segName(this.#segNo)), "a");
+    this.#size = 0;
+    const w = new BaseWriter(join(this.#dir, `${segName(base)}.tmp`), this.#mem);
+    this.#rewriting = w;
+    this.#rewriteBase = base;
+    return w;
+  }
+
+  #endRewrite(w: BaseWriter): void {
+    this.#rewriting = undefined;
+    this.#removedSinceRewrite = 0;
+    this.#lastRewrite = this.#clock.now();
+    w.finish();
+    const base = this.#rewriteBase;
+    renameSync(w.tmp, join(this.#dir, segName(base)));
+    this.#syncDir();
     for (const name of this.segments()) {
       const m = SEG.exec(name);
-      if (m !== null && Number(m[1]) <= old) unlinkSync(join(this.#dir, name));
+      if (m !== null && Number(m[1]) < base) unlinkSync(join(this.#dir, name));
     }
-    this.#segNo = n;
-    this.#fd = openSync(join(this.#dir, segName(n)), "a");
-    this.#size = fstatSync(this.#fd).size;
-    this.#dirty = false;
+    if (this.#size === 0 && this.#segNo === base + 1) {
+      // nothing was appended meanwhile: append to the base itself, one segment as before
+      closeSync(this.#fd);
+      unlinkSync(join(this.#dir, segName(this.#segNo)));
+      this.#segNo = base;
+      this.#fd = openSync(join(this.#dir, segName(base)), "a");
+      this.#size = fstatSync(this.#fd).size;
+    }
+    this.#diskBytes = this.#measureDisk();
+  }
+
+  usage(): StoreUsage {
+    return { ...this.#mem.usage(), diskBytes: this.#diskBytes };
+  }
+
+  plainUsage(origin: string): PlainUsage {
+    return this.#mem.plainUsage(origin);
+  }
+
+  /** Forgets an origin in memory; the segments forget it at the next rewrite. */
+  dropOrigin(origin: string): void {
+    this.#mem.dropOrigin(origin);
   }
 
   #syncDir(): void {
@@ -411,6 +393,8 @@ export class FileLogStore implements LogStore {
     this.#closed = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#rewriting?.abort();
+    this.#rewriting = undefined;
     try {
       if (this.#fsync !== "never") fdatasyncSync(this.#fd);
     } finally {

@@ -30,15 +30,24 @@ import {
   type ReplicatedLogOptions,
 } from "./api.ts";
 import { LwwState, ReplicatedCache } from "./cache.ts";
+import { Compactor, memoryStats, replayStore } from "./compaction.ts";
 import { type Entry, validateEntry } from "./entry.ts";
 import { HybridClock } from "./hlc.ts";
 import { InputGuard } from "./input_guard.ts";
 import type { ReplicaData } from "./peer.ts";
 import { type LogPeer, Replicator } from "./replicator.ts";
 import { copyStats, createStats, type LogStats } from "./stats.ts";
-import { type CompactionResult, type LogStore, MemoryLogStore, StoreError } from "./store.ts";
+import {
+  type CompactionResult,
+  type LogStore,
+  MemoryLogStore,
+  readPaged,
+  StoreError,
+} from "./store.ts";
+import { DEFAULT_MEMORY_TUNING } from "./retention.ts";
 import { EntryFeed, type EntrySubscription } from "./subscription.ts";
 import { LOG_LIMIT_DEFAULTS, logLimits } from "./tuning.ts";
+import { acceptEntries, acceptSnapshot, type ApplyHost } from "./remote_apply.ts";
 
 export type { ReplicatedLogOptions };
 
@@ -50,7 +59,6 @@ interface Stored {
 }
 
 const encoder = new TextEncoder();
-const PAGE = 512;
 // entry size limit of an isolated log (no frames to fit in)
 const ISOLATED_MAX_FRAME = 16 * 1024 * 1024;
 // origin, seq, frame header and batch header around one entry, with room to spare
@@ -72,7 +80,7 @@ const FRAME_SLACK = 256;
  *
  * @example
  * ```ts
- * import { nodeNetwork } from "../transport/node.ts";
+ * import { nodeNetwork } from "../transport/mod.ts";
  * import { presets } from "../presets/mod.ts";
  * const log = await ReplicatedLog.create({
  *   name: "node-a", environment: "lan", network: nodeNetwork,
@@ -97,9 +105,10 @@ export class ReplicatedLog {
   #maxFrameBytes: number;
   #hlc: HybridClock;
   #guard: InputGuard;
-  #state = new LwwState();
+  #state: LwwState;
   #feed = new EntryFeed();
   #stats: LogStats = createStats();
+  #compactor: Compactor;
   #replicator: Replicator | undefined;
   #chain: Promise<unknown> = Promise.resolve();
   #ownSeq = 0;
@@ -129,6 +138,10 @@ export class ReplicatedLog {
     });
     this.#quorumTimeout = options.quorumTimeoutMs ?? 5000;
     this.#originBytes = encoder.encode(this.origin).length;
+    this.#state = new LwwState(() => clock.now());
+    const [stats, serial] = [this.#stats.compaction, this.#serial.bind(this)];
+    const host = { store, state: this.#state, origin: this.origin, clock, stats, serial };
+    this.#compactor = new Compactor(host, options.tuning?.memory ?? DEFAULT_MEMORY_TUNING);
     this.cache = new ReplicatedCache(
       this.#state,
       (key, value, tombstone, o) => {
@@ -155,16 +168,24 @@ export class ReplicatedLog {
     }
     const store = options.store ?? new MemoryLogStore();
     const log = new ReplicatedLog(options, store, options.clock ?? systemClock);
-    await log.#load();
+    await replayStore(store, log.#compactor, (e) => {
+      // a timestamp beyond the max offset (stored before this check existed, or the local
+      // clock went back) is not re-adopted: later appends must stay representable
+      if (!log.#hlc.observe(e.ts)) log.#stats.refusedInput["future-timestamp"]++;
+      log.#state.apply(e);
+    });
+    log.#ownSeq = store.heads().get(log.origin) ?? 0;
+    log.#compactor.start();
     if (network === undefined || bind === undefined || tuning === undefined) return log;
-    const self = log;
+    const apply = log.#applyHost();
     const data: ReplicaData = {
       heads: () => store.heads(),
       floors: () => store.floors(),
       read: (origin, from, limit) => store.read(origin, from, limit),
-      applyEntries: (origin, entries, from) => self.#applyRemote(origin, entries, from),
+      applyEntries: (origin, entries, from) =>
+        log.#serial(() => acceptEntries(apply, origin, entries, from)),
       applySnapshot: (origin, through, entries, from) =>
-        self.#applySnapshot(origin, through, entries, from),
+        log.#serial(() => acceptSnapshot(apply, origin, through, entries, from)),
     };
     log.#guard.owners = (origin, from) => log.#replicator?.ownerHolds(origin, from);
     log.#replicator = await Replicator.start({
@@ -183,18 +204,6 @@ export class ReplicatedLog {
       security: options.security,
     });
     return log;
-  }
-
-  async #load(): Promise<void> {
-    for (const origin of [...this.#store.heads().keys()]) {
-      for await (const e of this.read({ origin })) {
-        // a timestamp beyond the max offset (stored before this check existed, or the local
-        // clock went back) is not re-adopted: later appends must stay representable
-        if (!this.#hlc.observe(e.ts)) this.#stats.refusedInput["future-timestamp"]++;
-        this.#state.apply(e);
-      }
-    }
-    this.#ownSeq = this.#store.heads().get(this.origin) ?? 0;
   }
 
   /** The log listener's bound address; undefined when isolated. */
@@ -345,57 +354,16 @@ export class ReplicatedLog {
     return { first: batch[0].seq, last: batch[batch.length - 1].seq };
   }
 
-  /** A peer's gap-free batch; false when refused outright (our own origin). */
-  #applyRemote(origin: string, entries: Entry[], from: string): Promise<boolean> {
-    return this.#serial(async () => {
-      if (this.#closed) return true;
-      // nobody but this node writes its origin (a lost tail stays lost: see docs/SECURITY.md)
-      if (this.#guard.ownOrigin(from, origin, entries.length)) return false;
-      entries = this.#guard.relayCut(from, origin, entries);
-      let head = this.#store.heads().get(origin) ?? 0;
-      let i = 0;
-      while (i < entries.length && entries[i].seq <= head) i++;
-      this.#stats.entriesDuplicate += i;
-      if (i > 0) await this.#guard.checkHeld(from, this.#store, entries.slice(0, i));
-      const accepted: Entry[] = [];
-      for (; i < entries.length; i++) {
-        if (entries[i].seq !== head + 1) {
-          this.#stats.entriesOutOfOrder += entries.length - i;
-          break;
-        }
-        accepted.push(entries[i]);
-        head++;
-      }
-      // entries too far in the future wait (not stored): the next digest offers them again
-      accepted.length = this.#guard.futureCut(from, origin, accepted);
-      if (accepted.length === 0) return true;
-      await this.#store.append(accepted);
-      this.#deliver(accepted);
-      return true;
-    });
-  }
-
-  /** A peer's snapshot chunk; false when refused. */
-  #applySnapshot(
-    origin: string,
-    through: number,
-    entries: Entry[],
-    from: string,
-  ): Promise<boolean> {
-    return this.#serial(async () => {
-      if (this.#closed) return true;
-      if (this.#guard.ownOrigin(from, origin, 1)) return false;
-      const head = this.#store.heads().get(origin) ?? 0;
-      if (through <= head) return true;
-      if (!this.#guard.plausible(from, origin, through, head)) return false;
-      if (this.#guard.relayCut(from, origin, [{ seq: through }]).length === 0) return false;
-      // the head would jump past any entry that must wait: the whole chunk waits
-      if (this.#guard.futureCut(from, origin, entries) < entries.length) return false;
-      const accepted = entries.filter((e) => e.seq > head);
-      await this.#store.installSnapshot(origin, through, accepted);
-      this.#deliver(accepted);
-      return true;
-    });
+  /** What the remote apply path (remote_apply.ts) needs of this log. */
+  #applyHost(): ApplyHost {
+    return {
+      store: this.#store,
+      guard: this.#guard,
+      compactor: this.#compactor,
+      stats: this.#stats,
+      closed: () => this.#closed,
+      deliver: (entries) => this.#deliver(entries),
+    };
   }
 
   #deliver(entries: readonly Entry[]): void {
@@ -408,19 +376,11 @@ export class ReplicatedLog {
   }
 
   /**
-   * Reads an origin's log from `from` (default 1), at most `limit` entries. Below a
-   * compaction point, superseded entries are missing.
+   * Reads an origin's log from `from` (default 1), at most `limit` entries. Entries removed
+   * by compaction or retention are skipped (see {@link ReadOptions.from}).
    */
-  async *read(options: ReadOptions): AsyncGenerator<Entry, void, undefined> {
-    let from = options.from ?? 1;
-    let left = options.limit ?? Number.POSITIVE_INFINITY;
-    while (left > 0) {
-      const page = await this.#store.read(options.origin, from, Math.min(PAGE, left));
-      if (page.length === 0) return;
-      for (const e of page) yield e;
-      left -= page.length;
-      from = page[page.length - 1].seq + 1;
-    }
+  read(options: ReadOptions): AsyncGenerator<Entry, void, undefined> {
+    return readPaged(this.#store, options);
   }
 
   /**
@@ -441,14 +401,13 @@ export class ReplicatedLog {
   }
 
   /**
-   * Compacts every origin up to its current head: keyed entries survive only as their key's
-   * winner (tombstones included), unkeyed entries at or below the point are dropped. Peers
-   * behind the new compaction point receive a snapshot, then the tail.
+   * Compacts every origin up to its current head at once: keyed entries survive only as
+   * their key's winner (tombstones included), unkeyed entries at or below the point are
+   * dropped. Peers behind the new compaction point receive a snapshot, then the tail. (The
+   * log compacts by itself too, in slices, within its budget `tuning.memory`.)
    */
   compact(): Promise<CompactionResult> {
-    return this.#serial(() =>
-      this.#store.compact(new Map(this.#store.heads()), (e) => this.#state.isWinner(e))
-    );
+    return this.#compactor.compactNow((e) => this.#state.isWinner(e));
   }
 
   /** Hash over the sorted live cache state; equal on converged replicas. */
@@ -458,7 +417,9 @@ export class ReplicatedLog {
 
   /** A copy of the counters. */
   stats(): LogStats {
-    return copyStats(this.#stats);
+    const s = copyStats(this.#stats);
+    s.memory = memoryStats(this.#store, this.#state);
+    return s;
   }
 
   /** Closes connections, listener and timers, ends subscriptions, closes the store. */
@@ -467,6 +428,7 @@ export class ReplicatedLog {
     this.#closed = true;
     await this.#replicator?.close();
     this.#feed.close();
+    await this.#compactor.close();
     await this.#chain;
     await this.#store.close();
   }

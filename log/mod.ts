@@ -12,6 +12,12 @@
  * Stores: {@link MemoryLogStore} (default) and {@link FileLogStore} (segment files with a
  * length and CRC-32 per record, an fsync policy, torn-tail recovery, compaction).
  *
+ * Memory and disk follow live data: every replica compacts by itself, in short slices, within
+ * the budget of `tuning.memory` (superseded writes, expired values and tombstones past the
+ * horizon leave; plain entries keep within per-origin limits; empty retired origins are
+ * forgotten). The rules are in retention.ts; `stats().memory` and `stats().compaction` show
+ * what is held and what compaction costs.
+ *
  * @example
  * ```ts
  * import { ReplicatedLog } from "./mod.ts";
@@ -48,11 +54,14 @@ export type { ReplicatedCache as ReplicatedLogCache } from "./cache.ts";
 export type { CacheChange, CacheWriteOptions } from "./cache.ts";
 export type { EntrySubscription } from "./subscription.ts";
 export { QuorumError, quorumNeeded } from "./quorum.ts";
-export type { InputRefusal, LogLogger, LogStats, RejectReason } from "./stats.ts";
+export type { InputRefusal, LogLogger, LogStats, MemoryStats, RejectReason } from "./stats.ts";
+export type { CompactionStats } from "./compaction.ts";
+export { DEFAULT_MEMORY_TUNING, retiredRuns } from "./retention.ts";
+export type { MemoryTuning, PlainRetention, PlainUsage } from "./retention.ts";
 export { MemoryLogStore, StoreError } from "./store.ts";
 export { FileLogStore } from "./file_store.ts";
 export type { FileLogStoreOptions, FsyncPolicy, RecoveryReport } from "./file_store.ts";
-export type { CompactionResult, LogStore } from "./store.ts";
+export type { CompactionJob, CompactionResult, LogStore, StoreUsage } from "./store.ts";
 export { HybridClock } from "./hlc.ts";
 export { DecodeError } from "./binary.ts";
 // the transport types the options above mention

@@ -92,6 +92,34 @@ export interface LogLogger {
 export const silentLogLogger: LogLogger = { debug() {}, warn() {} };
 
 /**
+ * What a node's log holds right now (gauges, computed by `stats()`).
+ *
+ * @example
+ * ```ts
+ * const m = log.stats().memory;
+ * console.log(`${m.liveKeys} live keys in ${m.heldEntries} entries (${m.heldBytes} B)`);
+ * ```
+ */
+export interface MemoryStats {
+  /** Keys with a value (an expired one counts until the next sweep, a check interval). */
+  liveKeys: number;
+  /** Keys whose winner is a tombstone (kept until the horizon). */
+  tombstones: number;
+  /** Entries the store holds (every origin, keyed and plain). */
+  heldEntries: number;
+  /** Bytes the store holds (payload, key, per-entry overhead: a heap estimate). */
+  heldBytes: number;
+  /** Bytes of the cache's winners (the live part of `heldBytes`). */
+  liveBytes: number;
+  /** Plain (unkeyed) entries held. */
+  plainEntries: number;
+  /** Origins held. */
+  origins: number;
+  /** Segment bytes on disk (file store only). */
+  diskBytes?: number;
+}
+
+/**
  * Counters since the log was created; they only grow (except `connections`).
  *
  * @example
@@ -148,6 +176,10 @@ export interface LogStats {
   bufferedBytesPeak: number;
   /** Times a peer's catch-up stopped until its next digest (flow control). */
   repliesPaused: number;
+  /** What is held now (gauges). */
+  memory: MemoryStats;
+  /** Automatic compaction: runs, sweeps, what they removed, and their pauses. */
+  compaction: CompactionStats;
 }
 
 /** Fresh zeroed counters. */
@@ -176,10 +208,77 @@ export function createStats(): LogStats {
     bufferedBytes: 0,
     bufferedBytesPeak: 0,
     repliesPaused: 0,
+    memory: {
+      liveKeys: 0,
+      tombstones: 0,
+      heldEntries: 0,
+      heldBytes: 0,
+      liveBytes: 0,
+      plainEntries: 0,
+      origins: 0,
+    },
+    compaction: createCompactionStats(),
   };
 }
 
 /** A detached copy. */
 export function copyStats(s: LogStats): LogStats {
-  return { ...s, rejectedPeers: { ...s.rejectedPeers }, refusedInput: { ...s.refusedInput } };
+  return {
+    ...s,
+    rejectedPeers: { ...s.rejectedPeers },
+    refusedInput: { ...s.refusedInput },
+    memory: { ...s.memory },
+    compaction: { ...s.compaction },
+  };
+}
+
+/**
+ * Counters of the automatic compaction (part of `stats()`).
+ *
+ * @example
+ * ```ts
+ * const c = log.stats().compaction;
+ * console.log(`${c.runs} runs, longest pause ${c.pauseMaxMs.toFixed(1)} ms`);
+ * ```
+ */
+export interface CompactionStats {
+  /** Store compactions run (automatic and manual). */
+  runs: number;
+  /** Entries removed by them. */
+  removed: number;
+  /** Full passes of the expiry sweep over the cache (one per check, or spread over several). */
+  sweeps: number;
+  /** Expired values removed from the cache (one change event each). */
+  expired: number;
+  /** Tombstones dropped after the horizon. */
+  tombstonesDropped: number;
+  /** Empty retired origins forgotten. */
+  originsDropped: number;
+  /** Keyed entries that arrived later than the horizon and were neither stored nor applied. */
+  staleRefused: number;
+  /** Slices run (each one pause of the event loop). */
+  slices: number;
+  /** Longest slice (ms). */
+  pauseMaxMs: number;
+  /** Slices longer than 10 ms (a loaded machine may deschedule the process mid-slice). */
+  slicesOver10ms: number;
+  /** Time spent in slices (ms): the compaction's share of the CPU. */
+  busyMs: number;
+}
+
+/** Fresh zeroed counters. */
+export function createCompactionStats(): CompactionStats {
+  return {
+    runs: 0,
+    removed: 0,
+    sweeps: 0,
+    expired: 0,
+    tombstonesDropped: 0,
+    originsDropped: 0,
+    staleRefused: 0,
+    slices: 0,
+    pauseMaxMs: 0,
+    slicesOver10ms: 0,
+    busyMs: 0,
+  };
 }

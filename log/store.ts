@@ -9,6 +9,7 @@
  * @module
  */
 import { type Entry, validateEntry } from "./entry.ts";
+import { entryBytes, type PlainUsage } from "./retention.ts";
 
 /** What a compaction did. */
 export interface CompactionResult {
@@ -16,6 +17,46 @@ export interface CompactionResult {
   readonly removed: number;
   /** Entries kept (all origins, after compaction). */
   readonly kept: number;
+}
+
+/**
+ * What a store holds (part of the log's `stats().memory`).
+ *
+ * @example
+ * ```ts
+ * const u = new MemoryLogStore().usage(); // { origins: 0, entries: 0, bytes: 0, ... }
+ * ```
+ */
+export interface StoreUsage {
+  /** Origins with a log here. */
+  readonly origins: number;
+  /** Entries held. */
+  readonly entries: number;
+  /** Bytes held (payload, key and a fixed per-entry overhead; an estimate of the heap). */
+  readonly bytes: number;
+  /** Plain (unkeyed) entries held. */
+  readonly plainEntries: number;
+  /** Bytes of the plain entries (accounted as `bytes`). */
+  readonly plainBytes: number;
+  /** Bytes of segment files on disk (file stores only). */
+  readonly diskBytes?: number;
+}
+
+/**
+ * A compaction in progress, run a slice at a time so that no pause is long. Reads, appends
+ * and snapshots may happen between steps.
+ *
+ * @example
+ * ```ts
+ * const job = store.startCompaction(new Map(store.heads()), (e) => e.key !== undefined);
+ * while (!job.step(256)) await new Promise((r) => setTimeout(r, 0));
+ * ```
+ */
+export interface CompactionJob {
+  /** Examines about `entries` more entries; true when the compaction is complete. */
+  step(entries: number): boolean;
+  /** Entries removed so far. */
+  readonly removed: number;
 }
 
 /**
@@ -54,6 +95,20 @@ export interface LogStore {
     upTo: ReadonlyMap<string, number>,
     keep: (entry: Entry) => boolean,
   ): Promise<CompactionResult>;
+  /**
+   * Optional, for automatic compaction: starts a compaction like {@link compact}, to be run
+   * in steps. `keep` sees each origin's entries in seq order, one origin after another.
+   */
+  startCompaction?(
+    upTo: ReadonlyMap<string, number>,
+    keep: (entry: Entry) => boolean,
+  ): CompactionJob;
+  /** Optional: what the store holds. */
+  usage?(): StoreUsage;
+  /** Optional: plain entries of one origin (retention). */
+  plainUsage?(origin: string): PlainUsage;
+  /** Optional: forgets an origin altogether (head, floor, entries). */
+  dropOrigin?(origin: string): void;
   /** Releases files and timers; idempotent. */
   close(): Promise<void>;
 }
@@ -74,6 +129,8 @@ interface OriginLog {
   entries: Entry[];
   head: number;
   floor: number;
+  plainEntries: number;
+  plainBytes: number;
 }
 
 /** Index of the first entry with seq ≥ `seq`. */
@@ -103,11 +160,15 @@ export class MemoryLogStore implements LogStore {
   #heads = new Map<string, number>();
   #floors = new Map<string, number>();
   #closed = false;
+  #entries = 0;
+  #bytes = 0;
+  #plain = 0;
+  #plainBytes = 0;
 
   #log(origin: string): OriginLog {
     let log = this.#logs.get(origin);
     if (log === undefined) {
-      log = { entries: [], head: 0, floor: 0 };
+      log = { entries: [], head: 0, floor: 0, plainEntries: 0, plainBytes: 0 };
       this.#logs.set(origin, log);
       this.#heads.set(origin, 0);
       this.#floors.set(origin, 0);
@@ -195,6 +256,42 @@ export class MemoryLogStore implements LogStore {
     log.entries.push(e);
     log.head = e.seq;
     this.#heads.set(e.origin, e.seq);
+    this.#count(log, e, 1);
+  }
+
+  #count(log: OriginLog, e: Entry, sign: 1 | -1): void {
+    this.#entries += sign;
+    this.#bytes += sign * entryBytes(e);
+    if (e.key === undefined) {
+      log.plainEntries += sign;
+      log.plainBytes += sign * e.value.length;
+      this.#plain += sign;
+      this.#plainBytes += sign * entryBytes(e);
+    }
+  }
+
+  usage(): StoreUsage {
+    return {
+      origins: this.#logs.size,
+      entries: this.#entries,
+      bytes: this.#bytes,
+      plainEntries: this.#plain,
+      plainBytes: this.#plainBytes,
+    };
+  }
+
+  plainUsage(origin: string): PlainUsage {
+    const log = this.#logs.get(origin);
+    return { entries: log?.plainEntries ?? 0, bytes: log?.plainBytes ?? 0 };
+  }
+
+  dropOrigin(origin: string): void {
+    const log = this.#logs.get(origin);
+    if (log === undefined) return;
+    for (const e of log.entries) this.#count(log, e, -1);
+    this.#logs.delete(origin);
+    this.#heads.delete(origin);
+    this.#floors.delete(origin);
   }
 
   /** Raises an origin's head and floor (never lowers them). */
@@ -246,23 +343,99 @@ export class MemoryLogStore implements LogStore {
 
   /** Synchronous {@link compact}. */
   compactNow(upTo: ReadonlyMap<string, number>, keep: (entry: Entry) => boolean): CompactionResult {
-    let removed = 0;
-    let kept = 0;
+    const job = this.startCompaction(upTo, keep);
+    while (!job.step(1 << 16));
+    return { removed: job.removed, kept: this.#entries };
+  }
+
+  startCompaction(
+    upTo: ReadonlyMap<string, number>,
+    keep: (entry: Entry) => boolean,
+  ): CompactionJob {
+    this.#open();
+    const plan: [string, number][] = [];
     for (const [origin, log] of this.#logs) {
-      const limit = Math.min(upTo.get(origin) ?? 0, log.head);
-      if (limit > log.floor) {
-        const before = log.entries.length;
-        log.entries = log.entries.filter((e) => e.seq > limit || keep(e));
-        removed += before - log.entries.length;
-        this.setMarks(origin, log.head, limit);
-      }
-      kept += log.entries.length;
+      plan.push([origin, Math.min(upTo.get(origin) ?? log.floor, log.head)]);
     }
-    return { removed, kept };
+    // survivors are gathered in a new array while reads keep using the old, intact one; the
+    // tail appended meanwhile (above the limit) is moved over when the origin is done
+    let at = 0;
+    let log: OriginLog | undefined;
+    let next: Entry[] = [];
+    let i = 0;
+    let w = 0;
+    let limit = 0;
+    const job = {
+      removed: 0,
+      step: (n: number): boolean => {
+        while (n > 0) {
+          if (log === undefined) {
+            if (at >= plan.length) return true;
+            const [origin, upto] = plan[at];
+            log = this.#logs.get(origin);
+            if (log === undefined) {
+              at++;
+              continue;
+            }
+            limit = upto;
+            // the floor moves first: a peer behind it gets a snapshot, which allows holes
+            this.setMarks(origin, log.head, limit);
+            // sized once: growing a large array by push copies it, a long pause of its own
+            next = new Array<Entry>(log.entries.length);
+            w = 0;
+            i = 0;
+          }
+          const old = log.entries;
+          for (; n > 0 && i < old.length && old[i].seq <= limit; i++, n--) {
+            const e = old[i];
+            if (keep(e)) next[w++] = e;
+            else {
+              job.removed++;
+              this.#count(log, e, -1);
+            }
+          }
+          if (n > 0 || i >= old.length || old[i].seq > limit) {
+            for (; i < old.length; i++) next[w++] = old[i];
+            next.length = w;
+            log.entries = next;
+            log = undefined;
+            at++;
+          }
+        }
+        return at >= plan.length && log === undefined;
+      },
+    };
+    return job;
   }
 
   close(): Promise<void> {
     this.#closed = true;
     return Promise.resolve();
+  }
+}
+
+const PAGE = 512;
+
+/**
+ * An origin's entries from `from` (default 1), at most `limit`, read from the store a page at
+ * a time. Entries removed by compaction or retention are skipped.
+ *
+ * @example
+ * ```ts
+ * for await (const e of readPaged(store, { origin: "a", from: 1 })) console.log(e.seq);
+ * ```
+ */
+export async function* readPaged(
+  store: LogStore,
+  options: { readonly origin: string; readonly from?: number; readonly limit?: number },
+): AsyncGenerator<Entry, void, undefined> {
+  let from = options.from ?? 1;
+  let left = options.limit ?? Number.POSITIVE_INFINITY;
+  while (left > 0) {
+    const page = await store.read(options.origin, from, Math.min(PAGE, left));
+    if (page.length === 0) return;
+    for (const e of page) yield e;
+    left -= page.length;
+    from = page[page.length - 1].seq + 1;
   }
 }

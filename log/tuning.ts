@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { MemoryTuning } from "./retention.ts";
 
 /**
  * How the replicator pushes, batches and bounds its traffic.
@@ -60,6 +61,8 @@ export interface LogTuning {
   maxReplyBytes?: number;
   /** A peer's head or snapshot bound more than this many seqs ahead of ours is refused. */
   maxSeqAhead?: number;
+  /** Compaction budget, tombstone horizon and retention; default the lan preset's. */
+  memory?: MemoryTuning;
 }
 
 /** The limits of {@link LogTuning} with every optional value filled in. */

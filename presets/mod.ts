@@ -39,6 +39,8 @@ export interface Preset {
 
 // Shared by every environment: these limits are about memory and frame sizes, not latency.
 const MiB = 1024 * 1024;
+// memberlist's reconnect timeout ("forget after"), and so the log's tombstone horizon
+const FORGET_AFTER_MS = 24 * 3600_000;
 
 /** LAN: one data center. Memberlist's DefaultLANConfig. */
 const lan: Preset = {
@@ -60,7 +62,7 @@ const lan: Preset = {
     disableTcpPings: false, // the TCP fallback ping spots UDP-only trouble
     deadNodeReclaimMs: 0, // a dead name cannot return at another address (memberlist default)
     reconnectIntervalMs: 30_000, // re-join one failed member per round: healed partitions merge (Serf)
-    reconnectTimeoutMs: 24 * 3600_000, // forget a failed member's address after a day (Serf)
+    reconnectTimeoutMs: FORGET_AFTER_MS, // forget a failed member's address after a day (Serf)
     // On: in one data center a refused connection comes from the member's own host, whose
     // process is gone; declaring it dead at once turns 5.5 s of failover into well under 1 s.
     deadOnRefusal: true,
@@ -84,8 +86,21 @@ const lan: Preset = {
     maxBufferedBytes: 64 * MiB, // four full frames at once; beyond, the biggest holder is cut
     maxReplyBytes: 1 * MiB, // per digest; above a LAN's bandwidth-delay product, so no stall
     maxSeqAhead: 2 ** 32, // a snapshot may jump 4 billion entries, not to 2^53
+    memory: {
+      // a tombstone outlives the longest absence after which a member may still rejoin with
+      // its old state: memberlist forgets a failed member's address after reconnectTimeout
+      tombstoneHorizonMs: FORGET_AFTER_MS,
+      // plain entries per origin, like a NATS stream's limits: at most ~32 MiB per origin
+      plain: { maxEntries: 100_000, maxBytes: 32 * MiB, maxAgeMs: 24 * 3600_000 },
+      checkIntervalMs: 1_000, // expired values leave memory (and emit their event) within ~1 s
+      minGarbageBytes: 4 * MiB, // below this, compacting costs more than the memory it frees
+      garbageRatio: 1, // compact when superseded bytes exceed the live bytes: at most 2× live
+      sliceMs: 2, // no compaction pause over ~2 ms; appends and sockets run in between
+    },
   },
 };
+
+const lanMemory = lan.log.memory as NonNullable<LogTuning["memory"]>;
 
 /**
  * Local: one host or a loopback test bed. Memberlist's DefaultLocalConfig. Its short probe
@@ -114,6 +129,12 @@ const local: Preset = {
     maxConnectionsPerAddress: 256, // every peer of a loopback test bed shares 127.0.0.1
     frameTimeoutMs: 5_000, // loopback moves 16 MiB in milliseconds
     idleTimeoutMs: 10_000, // ten missed digests (one per second)
+    memory: {
+      ...lanMemory,
+      // test beds and demos: keep less plain history, and compact earlier
+      plain: { maxEntries: 10_000, maxBytes: 8 * MiB, maxAgeMs: 3600_000 },
+      minGarbageBytes: 1 * MiB,
+    },
   },
 };
 
@@ -145,11 +166,17 @@ const wan: Preset = {
     frameTimeoutMs: 60_000, // a 16 MiB frame needs 2.3 Mbit/s: a slow inter-region link
     idleTimeoutMs: 90_000, // six missed digests (one per 15 s sync interval)
     maxReplyBytes: 4 * MiB, // a 100 ms round trip at ~300 Mbit/s (compressed bytes) never stalls
+    // same horizon (the reconnect timeout is the same) and budgets: memory is no cheaper
+    memory: lanMemory,
   },
 };
 
 function deepFreeze(p: Preset): Preset {
   Object.freeze(p.memberlist);
+  if (p.log.memory !== undefined) {
+    Object.freeze(p.log.memory.plain);
+    Object.freeze(p.log.memory);
+  }
   Object.freeze(p.log);
   return Object.freeze(p);
 }
