@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 import type { Clock, HostPort, Network } from "../transport/mod.ts";
 import type { LogStore } from "./store.ts";
 import type { LogTuning } from "./tuning.ts";
@@ -88,11 +89,10 @@ export interface ReadOptions {
  * await log.append(bytes).catch((err) => err instanceof LogClosedError); // true
  * ```
  */
-export class LogClosedError extends Error {
+export class LogClosedError extends ClusterError<"closed"> {
   /** Creates the error. */
   constructor() {
-    super("the log is closed");
-    this.name = "LogClosedError";
+    super("closed", "the log is closed");
   }
 }
 

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { ClusterError } from "../errors/mod.ts";
 import { type Entry, validateEntry } from "./entry.ts";
 import { entryBytes, type PlainUsage } from "./retention.ts";
 
@@ -114,14 +115,13 @@ export interface LogStore {
 }
 
 /** A store operation that breaks the log's invariants (gap, duplicate, closed store). */
-export class StoreError extends Error {
+export class StoreError extends ClusterError<"store"> {
   /**
    * Creates an instance.
    * @param message what went wrong
    */
   constructor(message: string) {
-    super(message);
-    this.name = "StoreError";
+    super("store", message);
   }
 }
 
