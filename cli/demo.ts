@@ -171,7 +171,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const ok: string[] = [];
     for (const [name, node] of nodes) {
       const got: string[] = [];
-      for await (const e of node.log.read({ origin: "node-a" })) got.push(untext.decode(e.value));
+      for await (const e of node.log.read({ origin: a.log.origin })) {
+        got.push(untext.decode(e.value));
+      }
       if (JSON.stringify(got) === JSON.stringify(expected)) ok.push(name);
       else await say(`MISMATCH on ${name}: ${got.length} of ${expected.length} entries`);
     }

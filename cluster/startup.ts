@@ -78,13 +78,25 @@ export function bindError(key: string, host: string, port: number, err: unknown)
 }
 
 /**
- * The origin of this run's own log. With a store the caller passed (a file store) the node
- * resumes its log under its name. Without one the log starts empty each run: reusing the name
- * would restart at seq 1 and peers would drop the new entries as duplicates of the old run's,
- * so each run writes under a fresh origin.
+ * The origin of this run's own log. Each run of a node writes under `name@run` (the run is the
+ * start time): a run that starts without its old log (the memory store, or a file store in a
+ * fresh directory, as after an absence past the tombstone horizon) must not reuse the name of
+ * an earlier run, whose seq 1, 2, … peers already hold and would drop as duplicates. A store
+ * that already holds this node's log resumes it: the newest of its origins named `name` or
+ * `name@…`.
  */
 export function logOrigin(name: string, store: LogStore | undefined, now: number): string {
-  return store ? name : `${name}@${now.toString(36)}`;
+  let newest: { origin: string; run: number } | undefined;
+  for (const origin of store?.heads().keys() ?? []) {
+    // `name` alone: a log written before runs were named; it counts as the oldest run
+    const run = origin === name
+      ? -1
+      : origin.startsWith(`${name}@`)
+      ? parseInt(origin.slice(name.length + 1), 36)
+      : Number.NaN;
+    if (!Number.isNaN(run) && (newest === undefined || run > newest.run)) newest = { origin, run };
+  }
+  return newest?.origin ?? `${name}@${Math.floor(now).toString(36)}`;
 }
 
 /** Host name plus a short random suffix. */

@@ -208,7 +208,10 @@ describe("chaos: five CLI agents in network namespaces", { skip }, () => {
         appending = false;
         await Promise.all(loops);
         for (const name of NAMES) {
-          assert.ok(acked.some((e) => e.origin === name), `no acknowledged append from ${name}`);
+          assert.ok(
+            acked.some((e) => e.origin.startsWith(`${name}@`)),
+            `no acknowledged append from ${name}`,
+          );
         }
 
         const survivors = agents.filter((_, i) => i !== victim);
@@ -269,10 +272,10 @@ describe("chaos: five CLI agents in network namespaces", { skip }, () => {
           timeout: 5000,
         });
         assert.equal(next.status, 200, `append after restart: ${JSON.stringify(next.json)}`);
-        assert.ok(
-          (next.json as { seq: number }).seq > (want.get(again.name) ?? 0),
-          "the restarted node reused a seq",
-        );
+        const before = acked.find((e) => e.origin.startsWith(`${again.name}@`))?.origin;
+        const after = next.json as { origin: string; seq: number };
+        assert.equal(after.origin, before, "the restarted node resumed its own log");
+        assert.ok(after.seq > (want.get(after.origin) ?? 0), "the restarted node reused a seq");
         await waitAllSee(agents, NAMES, left(HEAL_DEADLINE_MS));
       }, (host, dir) => ["--data-dir", join(dir, agentName(host))]);
     },
