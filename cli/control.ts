@@ -45,7 +45,7 @@ export interface ControlServer {
 export interface ControlOptions {
   /** Bind address, e.g. "127.0.0.1". */
   readonly host: string;
-  /** Bind port (0: any). */
+  /** Bind port (0 picks a free one). */
   readonly port: number;
   /** Bearer token; required when `host` is not a loopback address. */
   readonly token?: string;

@@ -81,7 +81,7 @@ const lan: Preset = {
     maxClockOffsetMs: 500, // CockroachDB's default max offset: NTP keeps a LAN far closer
     maxConnections: 1024, // a full mesh of 1,000 nodes, plus a few redials in flight
     maxConnectionsPerAddress: 16, // one node per address, room for redials and a few co-hosted nodes
-    frameTimeoutMs: 10_000, // a 16 MiB frame needs 1.6 MB/s: any LAN link delivers that
+    frameTimeoutMs: 10_000, // a 16 MiB frame needs 1.6 MB/s, which every LAN link delivers
     idleTimeoutMs: 30_000, // six missed digests (one per 5 s sync interval)
     maxBufferedBytes: 64 * MiB, // four full frames at once; beyond, the biggest holder is cut
     maxReplyBytes: 1 * MiB, // per digest; above a LAN's bandwidth-delay product, so no stall

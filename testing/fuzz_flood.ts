@@ -61,7 +61,7 @@ async function waitFor(what: string, cond: () => boolean, ms: number): Promise<v
   }
 }
 
-/** Process-level guards: any uncaught exception or unhandled rejection is recorded. */
+/** Process-level guards: every uncaught exception or unhandled rejection is recorded. */
 export function installGuards(): { fired: string[]; remove(): void } {
   const fired: string[] = [];
   const onError = (e: unknown): void => {

@@ -22,7 +22,7 @@ export const RUNTIMES: Readonly<Record<RuntimeName, string>> = {
   bun: "bun@1",
 };
 
-/** A supported runtime other than Deno. */
+/** A supported runtime besides Deno (which runs the sources). */
 export type RuntimeName = "node22" | "node24" | "bun";
 
 /** Where the runtime's binary is (whether or not it is installed yet). */
