@@ -248,7 +248,9 @@ describe("memory follows live data", () => {
     wire([a, b, c]);
     await a.cache.set("after", "1");
     // c's old origin held nothing live and went silent: forgotten everywhere
-    await waitFor(() => converged([a, b, c], { a: 2 }), "c back in sync");
+    // generous: forgetting waits for silence past the horizon and for a compaction check,
+    // which a loaded machine delays (the test asserts that it happens, not how fast)
+    await waitFor(() => converged([a, b, c], { a: 2 }), "c back in sync", 30_000);
     for (const l of [a, b, c]) assert.equal(l.cache.has("k"), false, `${l.name} resurrected k`);
     assert.equal(c.cache.getText("after"), "1");
   });
