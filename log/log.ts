@@ -188,21 +188,28 @@ export class ReplicatedLog {
         log.#serial(() => acceptSnapshot(apply, origin, through, entries, from)),
     };
     log.#guard.owners = (origin, from) => log.#replicator?.ownerHolds(origin, from);
-    log.#replicator = await Replicator.start({
-      name: options.name,
-      origin: log.origin,
-      environment: options.environment,
-      network,
-      clock: log.#clock,
-      bind,
-      tuning,
-      stats: log.#stats,
-      data,
-      minQuorum: options.minQuorum,
-      onPeerLost: options.onPeerLost,
-      logger: options.logger,
-      security: options.security,
-    });
+    try {
+      log.#replicator = await Replicator.start({
+        name: options.name,
+        origin: log.origin,
+        environment: options.environment,
+        network,
+        clock: log.#clock,
+        bind,
+        tuning,
+        stats: log.#stats,
+        data,
+        minQuorum: options.minQuorum,
+        onPeerLost: options.onPeerLost,
+        logger: options.logger,
+        security: options.security,
+      });
+    } catch (err) {
+      // a listener that cannot bind: nothing may keep running (the compactor's timer would
+      // keep the process alive), and the store is closed as a closed log closes it
+      await log.close();
+      throw err;
+    }
     return log;
   }
 
