@@ -4,7 +4,6 @@
 import { after, afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +12,7 @@ import { type Cluster, cluster, clusterStanza, ConfigError, parseClusterConfig }
 import { type GoPeer, startGoPeer, stopAllPeers } from "../testing/go_peer.ts";
 import { helloFrame, rawExchange } from "../testing/log_attacker.ts";
 import { parseHostPort } from "../transport/mod.ts";
+import { issueCert, makeCa } from "../testing/tls_certs.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
@@ -192,48 +192,8 @@ describe("stanza security keys", () => {
 
 describe("stanza tls block", () => {
   it("two nodes with certificates of one CA replicate over mutual TLS; stats say tls", async () => {
-    const openssl = (...args: string[]) =>
-      execFileSync("openssl", args, { stdio: "pipe", cwd: dir });
-    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    openssl(
-      "req",
-      "-x509",
-      ...ec,
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.pem",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=ca",
-    );
-    writeFileSync(join(dir, "ext.cnf"), "extendedKeyUsage=serverAuth,clientAuth\n");
-    const tls = (n: string) => {
-      openssl("req", ...ec, "-keyout", `${n}.key`, "-out", `${n}.csr`, "-subj", `/CN=${n}`);
-      openssl(
-        "x509",
-        "-req",
-        "-in",
-        `${n}.csr`,
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        `${n}.pem`,
-        "-days",
-        "1",
-        "-extfile",
-        "ext.cnf",
-      );
-      return {
-        ca_file: join(dir, "ca.pem"),
-        cert_file: join(dir, `${n}.pem`),
-        key_file: join(dir, `${n}.key`),
-      };
-    };
+    makeCa(dir, "ca");
+    const tls = (n: string) => issueCert(dir, "ca", n);
     const key = b64();
     const a = await start("a", loopback({ encrypt: key, tls: tls("a") }));
     const b = await start(

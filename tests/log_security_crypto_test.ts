@@ -2,8 +2,7 @@
 // counted, real peers keep being served, nothing is lost.
 import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LogKeys, type LogSecurity, QuorumError, type ReplicatedLog } from "../log/mod.ts";
@@ -18,6 +17,7 @@ import {
   rawExchange,
   TamperProxy,
 } from "../testing/log_attacker.ts";
+import { issueCert, makeCa } from "../testing/tls_certs.ts";
 
 let logs: ReplicatedLog[] = [];
 let extras: { close(): Promise<void> }[] = [];
@@ -238,66 +238,11 @@ describe("keyed replication", () => {
 describe("mutual TLS", () => {
   let dir = "";
   const pem = (f: string) => readFileSync(join(dir, f), "utf8");
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-
-  function issue(ca: string, name: string): void {
-    openssl(
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      join(dir, `${name}.key`),
-      "-out",
-      join(dir, `${name}.csr`),
-      "-subj",
-      `/CN=${name}`,
-    );
-    writeFileSync(join(dir, "ext.cnf"), "extendedKeyUsage=serverAuth,clientAuth\n");
-    openssl(
-      "x509",
-      "-req",
-      "-in",
-      join(dir, `${name}.csr`),
-      "-CA",
-      join(dir, `${ca}.pem`),
-      "-CAkey",
-      join(dir, `${ca}.key`),
-      "-CAcreateserial",
-      "-out",
-      join(dir, `${name}.pem`),
-      "-days",
-      "1",
-      "-extfile",
-      join(dir, "ext.cnf"),
-    );
-  }
-
   before(() => {
     dir = mkdtempSync(join(tmpdir(), "log-tls-"));
-    for (const ca of ["ca", "rogue-ca"]) {
-      openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        join(dir, `${ca}.key`),
-        "-out",
-        join(dir, `${ca}.pem`),
-        "-days",
-        "1",
-        "-subj",
-        `/CN=${ca}`,
-      );
-    }
-    for (const n of ["a", "b"]) issue("ca", n);
-    issue("rogue-ca", "m");
+    for (const ca of ["ca", "rogue-ca"]) makeCa(dir, ca);
+    for (const n of ["a", "b"]) issueCert(dir, "ca", n);
+    issueCert(dir, "rogue-ca", "m");
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
