@@ -39,6 +39,8 @@ const STEP = 256;
 const SWEEP_PER_CHECK = 50_000;
 // below the budget, a compaction still runs this many check intervals after the last one
 const SETTLE_CHECKS = 60;
+// members forgotten for silence remembered by name (their late writes are refused): the newest
+const MAX_SILENT_FORGOTTEN = 10_000;
 
 /** The gauges of `stats().memory`. */
 export function memoryStats(store: LogStore, state: LwwState): MemoryStats {
@@ -79,6 +81,10 @@ export class Compactor {
   #lastSeen = new Map<string, number>();
   // members forgotten for silence (not retired runs): their late writes are still refused
   #forgotten = new Set<string>();
+  // origins forgotten lately → the head they had: announced in digests, so that peers which
+  // have not forgotten them yet do not offer them back (each replica forgets at its own time),
+  // and taken as held, so that only a later entry brings such an origin back
+  #recent = new Map<string, { through: number; until: number }>();
 
   /**
    * Creates an instance.
@@ -120,6 +126,30 @@ export class Compactor {
     const kept = entries.filter((e) => e.key === undefined || e.ts.wall >= oldest);
     this.#host.stats.staleRefused += entries.length - kept.length;
     return kept;
+  }
+
+  /**
+   * The head `origin` had when this replica forgot it lately (0 when it did not): what the
+   * replica counts as held of an origin it no longer stores.
+   */
+  forgottenThrough(origin: string): number {
+    return this.#recent.get(origin)?.through ?? 0;
+  }
+
+  /** A forgotten origin is held again (a later entry or snapshot of it arrived). */
+  revived(origin: string): void {
+    this.#recent.delete(origin);
+  }
+
+  /**
+   * What digests say this replica holds: the store's heads, plus the origins forgotten lately
+   * at the head they had (so peers stop offering them).
+   */
+  announced(heads: ReadonlyMap<string, number>): ReadonlyMap<string, number> {
+    if (this.#recent.size === 0) return heads;
+    const all = new Map(heads);
+    for (const [origin, r] of this.#recent) if (!all.has(origin)) all.set(origin, r.through);
+    return all;
   }
 
   /** Notes an entry of an origin (its newest timestamp). */
@@ -250,11 +280,18 @@ export class Compactor {
     };
   }
 
-  /** Forgets origins that hold nothing and are retired or silent past the horizon. */
+  /**
+   * Forgets origins that hold nothing and are retired or silent past the horizon. A forgotten
+   * origin is announced at its head for a horizon plus a settle period: longer than the spread
+   * of the times at which the replicas forget it (the same rule, applied at each one's own
+   * compaction times), so that none of them learns it back from another.
+   */
   async #forgetOrigins(): Promise<void> {
     const { store, clock, stats } = this.#host;
     if (store.dropOrigin === undefined) return;
     const now = clock.now();
+    for (const [origin, r] of this.#recent) if (r.until <= now) this.#recent.delete(origin);
+    const announce = this.#tuning.tombstoneHorizonMs + SETTLE_CHECKS * this.#tuning.checkIntervalMs;
     const heads = [...store.heads().keys()];
     const retired = retiredRuns(heads);
     for (const origin of heads) {
@@ -263,10 +300,21 @@ export class Compactor {
       if (seen === undefined) this.#lastSeen.set(origin, seen = now);
       if (!retired.has(origin) && seen + this.#tuning.tombstoneHorizonMs >= now) continue;
       if ((await store.read(origin, 1, 1)).length > 0) continue;
+      const through = store.heads().get(origin) ?? 0;
       store.dropOrigin(origin);
-      if (!retired.has(origin)) this.#forgotten.add(origin);
+      this.#recent.set(origin, { through, until: now + announce });
+      if (!retired.has(origin)) this.#remember(origin);
       this.#lastSeen.delete(origin);
       stats.originsDropped++;
+    }
+  }
+
+  /** Remembers a member forgotten for silence; the oldest names go past the limit. */
+  #remember(origin: string): void {
+    this.#forgotten.delete(origin);
+    this.#forgotten.add(origin);
+    if (this.#forgotten.size > MAX_SILENT_FORGOTTEN) {
+      this.#forgotten.delete(this.#forgotten.values().next().value as string);
     }
   }
 

@@ -180,6 +180,7 @@ export class ReplicatedLog {
     const apply = log.#applyHost();
     const data: ReplicaData = {
       heads: () => store.heads(),
+      announced: () => log.#compactor.announced(store.heads()),
       floors: () => store.floors(),
       read: (origin, from, limit) => store.read(origin, from, limit),
       applyEntries: (origin, entries, from) =>

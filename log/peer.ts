@@ -178,7 +178,7 @@ export class PeerSession {
   sendDigest(): void {
     if (this.#state !== "open") return;
     this.#watch.granted();
-    this.#send(FrameType.Digest, encodeHeads(this.#host.data.heads()));
+    this.#send(FrameType.Digest, encodeHeads(this.#host.data.announced()));
   }
 
   /** Something new may be wanted by the peer: run the pump. */

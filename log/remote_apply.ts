@@ -41,7 +41,9 @@ export async function acceptEntries(
   // nobody but this node writes its origin (a lost tail stays lost: see docs/SECURITY.md)
   if (h.guard.ownOrigin(from, origin, entries.length)) return false;
   entries = h.guard.relayCut(from, origin, entries);
-  const before = h.store.heads().get(origin) ?? 0;
+  // an origin forgotten lately counts as held through the head it had (see compaction.ts)
+  const held = h.store.heads().get(origin);
+  const before = held ?? h.compactor.forgottenThrough(origin);
   let head = before;
   let i = 0;
   while (i < entries.length && entries[i].seq <= head) i++;
@@ -61,9 +63,12 @@ export async function acceptEntries(
   if (accepted.length === 0) return true;
   head = before + accepted.length;
   const kept = h.compactor.admit(origin, before, accepted);
-  // refused stale writes are not stored: they leave a hole, as compaction would
-  if (kept.length === accepted.length) await h.store.append(accepted);
-  else await h.store.installSnapshot(origin, head, kept);
+  // refused stale writes are not stored: they leave a hole, as compaction would; so does
+  // what a forgotten origin had
+  if (kept.length === accepted.length && (held !== undefined || before === 0)) {
+    await h.store.append(accepted);
+  } else await h.store.installSnapshot(origin, head, kept);
+  if (held === undefined) h.compactor.revived(origin);
   h.deliver(kept);
   return true;
 }
@@ -86,7 +91,8 @@ export async function acceptSnapshot(
 ): Promise<boolean> {
   if (h.closed()) return true;
   if (h.guard.ownOrigin(from, origin, 1)) return false;
-  const head = h.store.heads().get(origin) ?? 0;
+  const held = h.store.heads().get(origin);
+  const head = held ?? h.compactor.forgottenThrough(origin);
   if (through <= head) return true;
   if (!h.guard.plausible(from, origin, through, head)) return false;
   if (h.guard.relayCut(from, origin, [{ seq: through }]).length === 0) return false;
@@ -94,6 +100,7 @@ export async function acceptSnapshot(
   if (h.guard.futureCut(from, origin, entries) < entries.length) return false;
   const accepted = h.compactor.admit(origin, head, entries.filter((e) => e.seq > head));
   await h.store.installSnapshot(origin, through, accepted);
+  if (held === undefined) h.compactor.revived(origin);
   h.deliver(accepted);
   return true;
 }

@@ -16,7 +16,9 @@
  * - plain (unkeyed) entries are kept per origin within `maxEntries`, `maxBytes` and
  *   `maxAgeMs`, oldest dropped first, like a NATS stream's limits;
  * - an origin that holds no entries is forgotten when it is retired (a newer run
- *   `name@<run>` of the same node exists) or silent for longer than the horizon.
+ *   `name@<run>` of the same node exists) or silent for longer than the horizon; for a horizon
+ *   plus a settle period after, the replica's digests still list it at the head it had, so
+ *   that replicas which forget it later do not send it back (compaction.ts).
  *
  * Expiry is not a delete: an expired value leaves no tombstone, so an older write of its key
  * that arrives afterwards (from a member cut off since before it) becomes visible.

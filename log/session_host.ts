@@ -17,6 +17,11 @@ import type { LogLimits, LogTuning } from "./tuning.ts";
 export interface ReplicaData {
   /** origin → highest seq held. */
   heads(): ReadonlyMap<string, number>;
+  /**
+   * What digests say this node holds: `heads()` plus origins it forgot lately, at the head
+   * they had (so that peers do not offer them back).
+   */
+  announced(): ReadonlyMap<string, number>;
   /** origin → compaction point. */
   floors(): ReadonlyMap<string, number>;
   /** Up to `limit` entries of `origin` from `fromSeq`, ascending. */

@@ -247,22 +247,19 @@ describe("memory follows live data", () => {
     });
     wire([a, b, c]);
     await a.cache.set("after", "1");
-    // c's old origin held nothing live and went silent: forgotten everywhere
-    // c's old origin holds nothing live: whether a node has forgotten it yet is left out here
-    // (nodes forget it at different times, and on Node they have been seen to re-learn it
-    // from each other; see the issue note), the deleted key is what this case is about
-    const withoutOldC = (l: ReplicatedLog) => {
-      const h = Object.fromEntries(l.heads());
-      delete h.c;
-      return JSON.stringify(h);
-    };
+    // c's old origin holds nothing live and went silent: forgotten everywhere, and not
+    // learnt back from a node that forgets it later
     await waitFor(
       () =>
-        [a, b, c].every((l) => withoutOldC(l) === JSON.stringify({ a: 2 })) &&
+        [a, b, c].every((l) => JSON.stringify(Object.fromEntries(l.heads())) === '{"a":2}') &&
         [b, c].every((l) => l.cacheDigest() === a.cacheDigest()),
       "c back in sync",
       30_000,
     );
+    const dropped = [a, b, c].map((l) => l.stats().compaction.originsDropped);
+    await sleep(HORIZON * 3);
+    for (const l of [a, b, c]) assert.equal(l.heads().has("c"), false, `${l.name} learnt c back`);
+    assert.deepEqual([a, b, c].map((l) => l.stats().compaction.originsDropped), dropped);
     for (const l of [a, b, c]) assert.equal(l.cache.has("k"), false, `${l.name} resurrected k`);
     assert.equal(c.cache.getText("after"), "1");
   });
@@ -298,6 +295,31 @@ describe("memory follows live data", () => {
     for (let i = 0; i < 20; i++) await b.cache.set(`k${i % 10}`, "from b");
     await waitFor(() => !b.heads().has(last), "silent empty origin forgotten", 10_000);
     assert.equal(b.stats().memory.heldEntries, 10);
+  });
+
+  it("a retired origin forgotten at different times on two replicas is not learnt back", async () => {
+    // a checks every 40 ms, b every 800 ms: a forgets the retired run long before b does, and
+    // b's digests still list it meanwhile
+    const a = await node("a", { tuning: memTuning({ garbageRatio: 0 }) });
+    const b = await node("b", { tuning: memTuning({ garbageRatio: 0, checkIntervalMs: 800 }) });
+    const run1 = await node("x", { origin: "x@1" });
+    wire([a, b, run1]);
+    for (let i = 0; i < 10; i++) await run1.cache.set(`k${i}`, "run 1");
+    await waitFor(() => converged([a, b, run1], { "x@1": 10 }), "run 1 replicated");
+    await run1.close();
+    logs.splice(logs.indexOf(run1), 1);
+    const run2 = await node("x", { origin: "x@2", tuning: memTuning({ garbageRatio: 0 }) });
+    wire([a, b, run2]);
+    for (let i = 0; i < 10; i++) await run2.cache.set(`k${i}`, "run 2");
+    await waitFor(() => !a.heads().has("x@1"), "a forgets the retired run");
+    assert.ok(b.heads().has("x@1"), "b forgot it as early as a: the case did not happen");
+    await waitFor(() => !b.heads().has("x@1"), "b forgets the retired run");
+    await sleep(testTuning.syncIntervalMs * 4);
+    for (const l of [a, b, run2]) {
+      assert.deepEqual([...l.heads().keys()], ["x@2"], `${l.name} holds ${[...l.heads().keys()]}`);
+      assert.ok(l.stats().compaction.originsDropped <= 1, `${l.name} forgot x@1 more than once`);
+    }
+    assert.equal(a.stats().compaction.originsDropped, 1);
   });
 
   it("an expired value announces its expiry once: on the sweep, or on arrival if it hides one", () => {
