@@ -69,6 +69,8 @@ const result = {
   slices: s.compaction.slices,
   pauseMaxMs: Number(s.compaction.pauseMaxMs.toFixed(2)),
   slicesOver10ms: s.compaction.slicesOver10ms,
+  pauseMaxCpuMs: Number(s.compaction.pauseMaxCpuMs.toFixed(2)),
+  slicesOver10msOnCpu: s.compaction.slicesOver10msOnCpu,
   busyMs: Math.round(s.compaction.busyMs),
   wallMs: Math.round(wallMs),
   replayMs: Math.round(loadMs),

@@ -123,7 +123,7 @@ while (Date.now() < end) {
     console.log(
       `${t}s ${row.node} heap ${row.heapMB}/${row.heapTotalMB} MB ext ${row.externalMB} MB rss ${row.rssMB} MB live ${m.liveKeys} held ${m.heldEntries} origins ${m.origins} compactions ${c.runs} pauseMax ${
         c.pauseMaxMs.toFixed(1)
-      } ms busy ${c.busyMs.toFixed(0)} ms`,
+      } ms (cpu ${c.pauseMaxCpuMs.toFixed(1)} ms) busy ${c.busyMs.toFixed(0)} ms`,
     );
   });
 }
@@ -155,6 +155,8 @@ const summary = procs.map((p) => {
     compactionRuns: c.runs,
     pauseMaxMs: Number(c.pauseMaxMs.toFixed(2)),
     slicesOver10ms: c.slicesOver10ms,
+    pauseMaxCpuMs: Number(c.pauseMaxCpuMs.toFixed(2)),
+    slicesOver10msOnCpu: c.slicesOver10msOnCpu,
     loopStallMaxMs: last.lagMaxMs,
     loopStallsOver10ms: last.lagsOver10ms,
     slices: c.slices,

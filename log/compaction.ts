@@ -9,6 +9,7 @@
  *
  * @module
  */
+import process from "node:process";
 import type { Clock, TimerHandle } from "../transport/mod.ts";
 import { expired, type LwwState } from "./cache.ts";
 import type { Entry } from "./entry.ts";
@@ -325,14 +326,19 @@ export class Compactor {
     for (;;) {
       if (this.#closed) return;
       const done = await this.#host.serial(() => {
+        const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         let d = false;
         do d = work(STEP); while (!d && performance.now() - t0 < budget);
         const ms = performance.now() - t0;
+        const c = process.cpuUsage(cpu0);
+        const cpuMs = (c.user + c.system) / 1000;
         stats.slices++;
         stats.busyMs += ms;
         if (ms > stats.pauseMaxMs) stats.pauseMaxMs = ms;
         if (ms > 10) stats.slicesOver10ms++;
+        if (cpuMs > stats.pauseMaxCpuMs) stats.pauseMaxCpuMs = cpuMs;
+        if (cpuMs > 10) stats.slicesOver10msOnCpu++;
         return Promise.resolve(d);
       });
       if (done) return;

@@ -262,6 +262,13 @@ export interface CompactionStats {
   pauseMaxMs: number;
   /** Slices longer than 10 ms (a loaded machine may deschedule the process mid-slice). */
   slicesOver10ms: number;
+  /**
+   * Most CPU time of the process during one slice (ms; all its threads, so concurrent GC
+   * counts): unlike `pauseMaxMs`, not lengthened by the process waiting for a core.
+   */
+  pauseMaxCpuMs: number;
+  /** Slices during which the process used more than 10 ms of CPU. */
+  slicesOver10msOnCpu: number;
   /** Time spent in slices (ms): the compaction's share of the CPU. */
   busyMs: number;
 }
@@ -279,6 +286,8 @@ export function createCompactionStats(): CompactionStats {
     slices: 0,
     pauseMaxMs: 0,
     slicesOver10ms: 0,
+    pauseMaxCpuMs: 0,
+    slicesOver10msOnCpu: 0,
     busyMs: 0,
   };
 }

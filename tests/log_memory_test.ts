@@ -96,6 +96,8 @@ describe("memory follows live data", () => {
       const s = log.stats();
       assert.equal(s.memory.liveKeys, 20);
       assert.ok(s.compaction.runs > 0 && s.compaction.slices > 0);
+      // the slices' CPU time is measured besides their wall-clock time
+      assert.ok(s.compaction.pauseMaxCpuMs > 0, JSON.stringify(s.compaction));
       assert.ok(s.memory.heldBytes <= 2 * s.memory.liveBytes + 4096, JSON.stringify(s.memory));
       if (kind === "file store") {
         await waitFor(
