@@ -31,7 +31,7 @@ import process from "node:process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { Environment } from "../cluster/config.ts";
-import type { Testbed } from "./netns.ts";
+import { canCreateNamespaces, type Testbed } from "./netns.ts";
 import { run } from "./netns_exec.ts";
 import { repoRoot } from "./repo_root.ts";
 
@@ -107,6 +107,46 @@ export async function probeCli(): Promise<
     };
   }
   return { ok: true, command, usage };
+}
+
+/** What a chaos file needs (namespaces, a CLI agent that answers), or why it is skipped. */
+export interface ChaosPrerequisites {
+  /** Why the file is skipped (printed once), or false. */
+  readonly skip: string | false;
+  /** How to start the agent; throws when the file is skipped. */
+  command(): CliCommand;
+}
+
+/** Checks a chaos file's prerequisites; prints `<file>: SKIPPED: <why>` when one is missing. */
+export async function chaosPrerequisites(file: string): Promise<ChaosPrerequisites> {
+  const can = await canCreateNamespaces();
+  const cli = can.ok ? await probeCli() : undefined;
+  const skip: string | false = !can.ok
+    ? `network namespaces unavailable: ${can.reason}`
+    : cli !== undefined && !cli.ok
+    ? `the CLI agent is not ready: ${cli.reason}`
+    : false;
+  if (skip) console.log(`${file}: SKIPPED: ${skip}`);
+  return {
+    skip,
+    command(): CliCommand {
+      if (cli === undefined || !cli.ok) throw new Error("unreachable: ran without a CLI agent");
+      return cli.command;
+    },
+  };
+}
+
+/**
+ * A file's time budget, started now: `left(wanted)` is how long a wait may take without
+ * running past it; throws once it is spent (scenarios that fail slowly stay bounded).
+ */
+export function fileBudget(ms: number): (wanted: number) => number {
+  const end = Date.now() + ms;
+  return (wanted: number): number => {
+    const rest = end - Date.now();
+    if (rest <= 0) throw new Error("chaos file budget exhausted");
+    return Math.min(wanted, rest);
+  };
 }
 
 /** A GET or POST with a JSON body to an agent's control endpoint; never keeps a connection. */

@@ -21,15 +21,16 @@ import { presets } from "../../presets/mod.ts";
 import {
   Agent,
   agentName,
+  chaosPrerequisites,
   type CliCommand,
   controlRequest,
-  probeCli,
+  fileBudget,
   startAgents,
   stopAgents,
   waitAllSee,
   writeAgentConfig,
 } from "../../testing/chaos_agents.ts";
-import { canCreateNamespaces, createTestbed, type Testbed } from "../../testing/netns.ts";
+import { createTestbed, type Testbed } from "../../testing/netns.ts";
 
 const HOSTS = 5;
 const NAMES = Array.from({ length: HOSTS }, (_, i) => agentName(i));
@@ -42,33 +43,12 @@ const LOSS_HOLD_MS = 3 * 60_000;
 const PARTITION_HOLD_MS = SUSPICION_MAX_MS + tuning.gossipToTheDeadMs + 5 * tuning.probeIntervalMs;
 const HEAL_DEADLINE_MS = 2 * tuning.pushPullIntervalMs;
 const FILE_BUDGET_MS = 7.5 * 60_000;
-const fileStart = Date.now();
-
 /** Time left in the file's budget; a wait never runs past it. */
-function left(wanted: number): number {
-  const rest = fileStart + FILE_BUDGET_MS - Date.now();
-  if (rest <= 0) throw new Error("chaos file budget exhausted");
-  return Math.min(wanted, rest);
-}
+const left = fileBudget(FILE_BUDGET_MS);
 
-const can = await canCreateNamespaces();
-const cli = can.ok ? await probeCli() : undefined;
-const skip: string | false = !can.ok
-  ? `network namespaces unavailable: ${can.reason}`
-  : cli !== undefined && !cli.ok
-  ? `the CLI agent is not ready: ${cli.reason}`
-  : false;
-const skipCrash: string | false = skip !== false
-  ? skip
-  : cli !== undefined && cli.ok && !/--data-dir/.test(cli.usage)
-  ? "the CLI agent has no --data-dir (FileLogStore) option yet"
-  : false;
-function command(): CliCommand {
-  if (cli === undefined || !cli.ok) throw new Error("unreachable: scenario ran without a CLI");
-  return cli.command;
-}
-if (skip) console.log(`chaos/cluster_test: SKIPPED: ${skip}`);
-else if (skipCrash) console.log(`chaos/cluster_test: crash scenario SKIPPED: ${skipCrash}`);
+const prereq = await chaosPrerequisites("chaos/cluster_test");
+const skip = prereq.skip;
+const command = (): CliCommand => prereq.command();
 
 // a fixed test key (base64 of 32 bytes): every agent of a scenario shares it
 const CHAOS_KEY = Buffer.from("response-cluster-chaos-test-key!").toString("base64");
@@ -177,7 +157,6 @@ describe("chaos: five CLI agents in network namespaces", { skip }, () => {
 
   it(
     "kill -9 of one node during quorum appends: survivors miss no acknowledged entry; restarted, it catches up",
-    { skip: skipCrash },
     async () => {
       const victim = 2;
       await withCluster(async (bed, agents, dir) => {

@@ -20,39 +20,32 @@ import {
   Agent,
   type AgentEvent,
   agentName,
-  probeCli,
+  chaosPrerequisites,
   startAgents,
   stopAgents,
   waitAllSee,
   writeAgentConfig,
 } from "../../testing/chaos_agents.ts";
-import { canCreateNamespaces, createTestbed } from "../../testing/netns.ts";
+import { createTestbed } from "../../testing/netns.ts";
 
 const HOSTS = 3;
 const NAMES = Array.from({ length: HOSTS }, (_, i) => agentName(i));
 const VICTIM = HOSTS - 1;
 const WAIT_MS = 90_000; // generous: a loaded machine; only guards against hangs
 
-const can = await canCreateNamespaces();
-const cli = can.ok ? await probeCli() : undefined;
-const skip: string | false = !can.ok
-  ? `network namespaces unavailable: ${can.reason}`
-  : cli !== undefined && !cli.ok
-  ? `the CLI agent is not ready: ${cli.reason}`
-  : false;
-if (skip) console.log(`chaos/failover_test: SKIPPED: ${skip}`);
+const prereq = await chaosPrerequisites("chaos/failover_test");
+const skip = prereq.skip;
 
 const aboutVictim = (a: Agent, since: number): AgentEvent[] =>
   a.events.filter((e) => e.at >= since && e.node === NAMES[VICTIM]);
 
 describe("chaos: crash on a live host vs a silent host (3 agents, lan)", { skip }, () => {
   it("kill -9 is failed at once without suspicion; a silent host is suspected first", async () => {
-    if (cli === undefined || !cli.ok) throw new Error("unreachable: ran without a CLI");
     const dir = mkdtempSync(join(tmpdir(), "chaos-failover-"));
     const bed = await createTestbed({ hosts: HOSTS });
     let agents: Agent[] = [];
     try {
-      agents = await startAgents(bed, cli.command, dir, () => [], "lan");
+      agents = await startAgents(bed, prereq.command(), dir, () => [], "lan");
       await waitAllSee(agents, NAMES, WAIT_MS);
       const survivors = agents.slice(0, VICTIM);
 
@@ -78,7 +71,7 @@ describe("chaos: crash on a live host vs a silent host (3 agents, lan)", { skip 
 
       // 2. back again, then the whole host goes silent
       const config = writeAgentConfig(bed, VICTIM, dir, "lan");
-      agents[VICTIM] = new Agent(bed, VICTIM, cli.command, config);
+      agents[VICTIM] = new Agent(bed, VICTIM, prereq.command(), config);
       await agents[VICTIM].waitFor((e) => e.event === "ready", WAIT_MS, "ready");
       await waitAllSee(agents, NAMES, WAIT_MS);
       since = Date.now();

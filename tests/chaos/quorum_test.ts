@@ -17,13 +17,14 @@ import { presets } from "../../presets/mod.ts";
 import {
   type Agent,
   agentName,
+  chaosPrerequisites,
   controlRequest,
-  probeCli,
+  fileBudget,
   startAgents,
   stopAgents,
   waitAllSee,
 } from "../../testing/chaos_agents.ts";
-import { canCreateNamespaces, createTestbed } from "../../testing/netns.ts";
+import { createTestbed } from "../../testing/netns.ts";
 
 const HOSTS = 5;
 const NAMES = Array.from({ length: HOSTS }, (_, i) => agentName(i));
@@ -33,22 +34,11 @@ const tuning = presets.local.memberlist;
 const SUSPICION_MAX_MS = tuning.suspicionMult * Math.max(1, Math.log10(HOSTS)) *
   tuning.probeIntervalMs * tuning.suspicionMaxTimeoutMult;
 const FILE_BUDGET_MS = 4 * 60_000;
-const fileStart = Date.now();
+/** Time left in the file's budget; a wait never runs past it. */
+const left = fileBudget(FILE_BUDGET_MS);
 
-function left(wanted: number): number {
-  const rest = fileStart + FILE_BUDGET_MS - Date.now();
-  if (rest <= 0) throw new Error("chaos file budget exhausted");
-  return Math.min(wanted, rest);
-}
-
-const can = await canCreateNamespaces();
-const cli = can.ok ? await probeCli() : undefined;
-const skip: string | false = !can.ok
-  ? `network namespaces unavailable: ${can.reason}`
-  : cli !== undefined && !cli.ok
-  ? `the CLI agent is not ready: ${cli.reason}`
-  : false;
-if (skip) console.log(`chaos/quorum_test: SKIPPED: ${skip}`);
+const prereq = await chaosPrerequisites("chaos/quorum_test");
+const skip = prereq.skip;
 
 interface Acked {
   origin: string;
@@ -75,12 +65,11 @@ describe(
   { skip },
   () => {
     it("only the majority acknowledges; the minority refuses, takes local writes; after the heal every acknowledged entry is everywhere", async () => {
-      if (cli === undefined || !cli.ok) throw new Error("unreachable: ran without a CLI");
       const dir = mkdtempSync(join(tmpdir(), "chaos-quorum-"));
       const bed = await createTestbed({ hosts: HOSTS });
       let agents: Agent[] = [];
       try {
-        agents = await startAgents(bed, cli.command, dir);
+        agents = await startAgents(bed, prereq.command(), dir);
         await waitAllSee(agents, NAMES, left(45_000));
         const acked: Acked[] = [];
         const round = async (label: string) => {
