@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import type { AppendOptions, AppendResult } from "./api.ts";
 import { compareLww, type Entry } from "./entry.ts";
+import { ExpiryQueue } from "./expiry_queue.ts";
 import { entryBytes } from "./retention.ts";
 
 /** One change of the cache's visible state. */
@@ -57,13 +58,23 @@ export class LwwState {
   #silent = new WeakSet<Entry>();
   #liveBytes = 0;
   #tombstones = 0;
+  // winners with a TTL by expiry, tombstones by timestamp: the sweep takes the due ones
+  #expiries: ExpiryQueue;
+  #deletes: ExpiryQueue;
 
   /**
    * Creates an instance.
    * @param now milliseconds on the timestamps' scale (to tell values that arrive expired)
+   * @param buckets how late the sweep may take an expired value (`expiryMs`) and a tombstone
+   *   past the horizon (`tombstoneMs`); defaults 1 s and 1 min
    */
-  constructor(now: () => number = Date.now) {
+  constructor(
+    now: () => number = Date.now,
+    buckets: { expiryMs: number; tombstoneMs: number } = { expiryMs: 1000, tombstoneMs: 60_000 },
+  ) {
     this.#now = now;
+    this.#expiries = new ExpiryQueue(buckets.expiryMs);
+    this.#deletes = new ExpiryQueue(buckets.tombstoneMs);
   }
 
   /** Takes a keyed entry into account; true when it became the key's winner. */
@@ -90,6 +101,23 @@ export class LwwState {
   #account(e: Entry, sign: 1 | -1): void {
     this.#liveBytes += sign * entryBytes(e);
     if (e.tombstone) this.#tombstones += sign;
+    if (e.tombstone) {
+      if (sign > 0) this.#deletes.add(e, e.ts.wall);
+      else this.#deletes.delete(e, e.ts.wall);
+    } else if (e.ttl !== undefined) {
+      if (sign > 0) this.#expiries.add(e, e.ts.wall + e.ttl);
+      else this.#expiries.delete(e, e.ts.wall + e.ttl);
+    }
+  }
+
+  /**
+   * Moves into `out` up to `limit` winners that may leave: values expired by `now` and
+   * tombstones timestamped before `tombstonesBefore` (whole buckets only, so a little later
+   * than due, never earlier); they are no longer filed, and stay winners until `remove`.
+   */
+  takeDue(now: number, tombstonesBefore: number, limit: number, out: Entry[]): number {
+    const n = this.#expiries.take(now, limit, out);
+    return n + this.#deletes.take(tombstonesBefore, limit - n, out);
   }
 
   #emit(e: Entry, deleted: boolean, expiredNow: boolean): void {

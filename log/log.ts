@@ -138,10 +138,15 @@ export class ReplicatedLog {
     });
     this.#quorumTimeout = options.quorumTimeoutMs ?? 5000;
     this.#originBytes = encoder.encode(this.origin).length;
-    this.#state = new LwwState(() => clock.now());
+    const memory = options.tuning?.memory ?? DEFAULT_MEMORY_TUNING;
+    // an expired value leaves within two checks; a tombstone within 0.1 % of the horizon
+    this.#state = new LwwState(() => clock.now(), {
+      expiryMs: memory.checkIntervalMs,
+      tombstoneMs: Math.max(memory.checkIntervalMs, memory.tombstoneHorizonMs / 1024),
+    });
     const [stats, serial] = [this.#stats.compaction, this.#serial.bind(this)];
     const host = { store, state: this.#state, origin: this.origin, clock, stats, serial };
-    this.#compactor = new Compactor(host, options.tuning?.memory ?? DEFAULT_MEMORY_TUNING);
+    this.#compactor = new Compactor(host, memory);
     this.cache = new ReplicatedCache(
       this.#state,
       (key, value, tombstone, o) => {

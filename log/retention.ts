@@ -5,9 +5,10 @@
  * The rules, in one place:
  * - a keyed entry is kept while it is its key's winner; a superseded write is dropped at the
  *   next compaction;
- * - an expired value stops being the winner at the first sweep after it expired (its change
- *   event is emitted then, once per node) and is dropped at the next compaction;
- * - a tombstone is kept for `tombstoneHorizonMs` after its timestamp, then dropped; a keyed
+ * - an expired value stops being the winner at a sweep at most two checks after it expired
+ *   (its change event is emitted then, once per node) and is dropped at the next compaction;
+ * - a tombstone is kept for `tombstoneHorizonMs` after its timestamp (and at most 0.1 % of
+ *   it, or a check, longer: the sweep takes them in buckets), then dropped; a keyed
  *   entry of an origin this replica already knew that arrives later than the horizon after
  *   its own timestamp (a member that was away that long) is neither stored nor applied (a
  *   hole, as compaction leaves), so it cannot bring a deleted key back; a replica that did

@@ -263,11 +263,12 @@ export interface CompactionStats {
   /** Slices longer than 10 ms (a loaded machine may deschedule the process mid-slice). */
   slicesOver10ms: number;
   /**
-   * Most CPU time of the process during one slice (ms; all its threads, so concurrent GC
-   * counts): unlike `pauseMaxMs`, not lengthened by the process waiting for a core.
+   * Longest slice counted on the CPU (ms): the lesser of its wall-clock time and the
+   * process's CPU time meanwhile, so neither waiting for a core nor other threads (GC
+   * helpers) lengthen it.
    */
   pauseMaxCpuMs: number;
-  /** Slices during which the process used more than 10 ms of CPU. */
+  /** Slices longer than 10 ms counted on the CPU. */
   slicesOver10msOnCpu: number;
   /** Time spent in slices (ms): the compaction's share of the CPU. */
   busyMs: number;
