@@ -15,6 +15,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import process from "node:process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -99,6 +100,8 @@ interface Row extends SoakSample {
 }
 const rows: Row[] = [];
 const started = Date.now();
+// the machine is shared: its load average (1 min) at the start and the end goes with the numbers
+const loadAtStart = loadavg()[0];
 const end = started + minutes * 60_000;
 while (Date.now() < end) {
   await new Promise((r) => setTimeout(r, Math.min(sampleS * 1000, Math.max(0, end - Date.now()))));
@@ -167,7 +170,9 @@ const summary = procs.map((p) => {
 const doc = {
   config: { minutes, nodes, writes, keys, sessions, sessionTtlMs, sampleS },
   runtime: runtimeName(),
-  note: "shared, loaded 2-core machine (about 9 engineers); numbers are indicative",
+  note: `${cpus().length} cores; load average ${loadAtStart.toFixed(2)} at the start, ${
+    loadavg()[0].toFixed(2)
+  } at the end (the soak's own 3 processes included)`,
   goals: { heapGrowthPct: 5, rssMB: 150, compactionShare: 0.1, pauseMs: 10 },
   warmupS,
   summary,
@@ -194,7 +199,7 @@ const text = JSON.stringify(head, null, 2).replace(
 writeFileSync(resultsPath("soak.json", arg("out", "")), text);
 const caption = `${nodes} processes, ${keys} keys × ${writes}/s + ${sessions} sessions (TTL ${
   sessionTtlMs / 1000
-} s), ${minutes} min, ${runtimeName()}, loaded shared machine`;
+} s), ${minutes} min, ${runtimeName()}, load average ${loadAtStart.toFixed(1)} at the start`;
 writeFileSync(
   resultsPath("soak.svg", arg("svg", "")),
   renderSoak(rows, { warmupS, rssGoalMB: 150, caption }),
