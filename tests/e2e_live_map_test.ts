@@ -326,8 +326,14 @@ describe("live map: three instances behind haproxy, a browser on the page", {
     const [stays, goes] = alive();
     goes.kill("SIGTERM");
     assert.equal(await goes.exited, 0, goes.output);
-    const view = await call(`${stays.url}/readyz`);
-    const members = view.body.members as { name: string; state: string }[];
+    // the leave was sent before the exit; the other takes it in within moments, and it must
+    // read "left", not "dead" (as the crash's refused connections would have it)
+    let members: { name: string; state: string }[] = [];
+    await until(`${stays.name} takes in ${goes.name}'s leave`, async () => {
+      const view = await call(`${stays.url}/readyz`);
+      members = view.body.members as { name: string; state: string }[];
+      return members.find((m) => m.name === goes.name)?.state === "alive" ? undefined : true;
+    }, 5_000);
     assert.equal(members.find((m) => m.name === goes.name)?.state, "left", JSON.stringify(members));
     // The last one sees 1 of 2 members alive (the killed one is dead, not left): sessions need
     // a quorum, so it says not ready and haproxy takes it out.
