@@ -100,8 +100,8 @@ export class LwwState {
 
   #account(e: Entry, sign: 1 | -1): void {
     this.#liveBytes += sign * entryBytes(e);
-    if (e.tombstone) this.#tombstones += sign;
     if (e.tombstone) {
+      this.#tombstones += sign;
       if (sign > 0) this.#deletes.add(e, e.ts.wall);
       else this.#deletes.delete(e, e.ts.wall);
     } else if (e.ttl !== undefined) {
