@@ -281,6 +281,29 @@ describe("nodeNetwork packets", () => {
     s.sendPacket(b.address, new Uint8Array([1]));
     assert.equal(s.stats.packetsDropped, 1);
   });
+
+  it("a datagram right after ones to closed ports still arrives (Bun fails the next send)", async () => {
+    const a = await bind();
+    const b = await bind();
+    const closed = [await bind(), await bind()];
+    const closedPorts = closed.map((t) => t.address);
+    for (const t of closed) await t.close();
+    const got: number[] = [];
+    b.onPacket((bytes) => got.push(bytes[0]));
+    // a member gossiping to the dead, then to a live one, in one turn: the live one's packet
+    // is what Bun used to drop (its send failed with the dead one's ICMP refusal); with two
+    // dead ones in a row, the second one's send fails and must be resent too
+    for (let i = 0; i < 5; i++) {
+      const dead = closedPorts.slice(0, 1 + (i % 2));
+      for (const to of dead) a.sendPacket(to, new Uint8Array([100 + i]));
+      a.sendPacket(b.address, new Uint8Array([i]));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await waitFor(() => got.length === 5, "five packets to the live peer");
+    assert.deepEqual(got.sort(), [0, 1, 2, 3, 4]);
+    assert.equal(a.stats.packetsSent, 5 + 7);
+    assert.equal(a.stats.sendErrors, 0, "the closed ports' refusals are not errors of a send");
+  });
 });
 
 describe("nodeNetwork streams", () => {

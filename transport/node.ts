@@ -1,6 +1,6 @@
 /**
  * The real network: UDP packets (`node:dgram`) and TCP streams (`node:net`) on one port,
- * the way hashicorp/memberlist binds them. Runs unchanged on Deno and Node.
+ * the way hashicorp/memberlist binds them. Runs unchanged on Deno, Node and Bun.
  *
  * @module
  */
@@ -25,6 +25,16 @@ const UDP_RECV_BUFFER = 2 << 20;
 const UDP_RECV_BUFFER_MIN = 64 << 10;
 /** Port-0 attempts at finding a port free for both TCP and UDP. */
 const BIND_ATTEMPTS = 10;
+/**
+ * Times a datagram whose send failed with ECONNREFUSED is sent again. On Bun the ICMP "port
+ * unreachable" answering a datagram to a closed port fails the socket's next send, whatever
+ * its destination, and that datagram is not sent (Node and Deno do not report it). A member
+ * gossips to the recently dead, so without this a leave or an ack to a live member right after
+ * a packet to a dead one was lost. A datagram is never refused for its own destination on an
+ * unconnected socket, so sending it again is right; a few times, since every datagram to a
+ * closed port primes the next refusal.
+ */
+const RESEND_REFUSED = 3;
 
 /** Counters of a {@link NodeTransport}; they only grow. */
 export interface NodeTransportStats {
@@ -40,6 +50,11 @@ export interface NodeTransportStats {
   packetsDropped: number;
   /** Datagrams the OS refused asynchronously (and socket-level errors). */
   sendErrors: number;
+  /**
+   * Datagrams sent again because their send failed with ECONNREFUSED: the refusal was an
+   * earlier datagram's (see {@link RESEND_REFUSED}).
+   */
+  packetsResent: number;
   /** Datagrams received while no handler was set. */
   packetsUnhandled: number;
   /** Exceptions thrown by the packet or stream handler (caught). */
@@ -142,6 +157,7 @@ class NodeTransportImpl implements NodeTransport {
     bytesReceived: 0,
     packetsDropped: 0,
     sendErrors: 0,
+    packetsResent: 0,
     packetsUnhandled: 0,
     handlerErrors: 0,
     streamsAccepted: 0,
@@ -156,10 +172,6 @@ class NodeTransportImpl implements NodeTransport {
   #streams = new Set<NodeStream>();
   #dials = new Set<PendingDial>();
   #closing: Promise<void> | null = null;
-  // one callback for every send: no closure per packet
-  #onSent = (err: Error | null): void => {
-    if (err) this.stats.sendErrors++;
-  };
   #forget = (stream: NodeStream): void => {
     this.#streams.delete(stream);
   };
@@ -222,8 +234,22 @@ class NodeTransportImpl implements NodeTransport {
       }
       host = plain;
     }
+    this.#send(udp, bytes, to.port, host, 0);
+  }
+
+  #send(udp: UdpSocket, bytes: Uint8Array, port: number, host: string, resends: number): void {
     try {
-      udp.send(bytes, to.port, host, this.#onSent);
+      udp.send(bytes, port, host, (err: Error | null) => {
+        if (err === null) return;
+        if (
+          errorCode(err, "") === "ECONNREFUSED" && resends < RESEND_REFUSED &&
+          this.#closing === null && this.#udp === udp
+        ) {
+          this.stats.packetsResent++;
+          this.#send(udp, bytes, port, host, resends + 1);
+        } else this.stats.sendErrors++;
+      });
+      if (resends > 0) return;
       this.stats.packetsSent++;
       this.stats.bytesSent += bytes.byteLength;
     } catch {
