@@ -65,6 +65,7 @@ export function ensureNodeTsPeer(): Promise<string> {
       JSON.stringify({
         extends: "../tsconfig.json",
         compilerOptions: {
+          types: ["node"], // TypeScript 6 includes no @types by default
           noEmit: false,
           rootDir: "..",
           outDir: "ts-peer-node",

@@ -39,7 +39,13 @@ export async function buildForNode(root: string, entries: string[]): Promise<str
     config,
     JSON.stringify({
       extends: "../tsconfig.json",
-      compilerOptions: { noEmit: false, rootDir: "..", outDir: "bench-node", declaration: false },
+      compilerOptions: {
+        types: ["node"], // TypeScript 6 includes no @types by default
+        noEmit: false,
+        rootDir: "..",
+        outDir: "bench-node",
+        declaration: false,
+      },
       files: entries.map((e) => `../${e}`),
     }),
   );
