@@ -4,8 +4,8 @@
  *
  *   <runtime> log_bench_node.ts <name> <lan|wan> [open|keyed|tls]
  *
- * `keyed` protects the log port with the bench key, `tls` with the certificates in the dir
- * named by LOG_BENCH_TLS_DIR (bench/log_bench_tls.ts).
+ * `keyed` protects the log port with the bench key, `tls` with the PEM files named by
+ * LOG_BENCH_TLS_CA, LOG_BENCH_TLS_CERT and LOG_BENCH_TLS_KEY (bench/log_bench_tls.ts).
  *
  * Values carry their send time (log_bench_value.ts), so receivers measure append-to-visible
  * latency without any coordination.
@@ -17,7 +17,6 @@ import { nodeNetwork } from "../transport/node.ts";
 import { presets } from "../presets/mod.ts";
 import { type LogSecurity, ReplicatedLog } from "../log/mod.ts";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { BENCH_KEY } from "./log_bench_tls.ts";
 import { epochNow, sentAt, timedValue } from "./log_bench_value.ts";
 
@@ -28,9 +27,8 @@ function security(): LogSecurity | undefined {
     return { mode: "keyed", keys: { primaryKey: () => BENCH_KEY, keys: () => [BENCH_KEY] } };
   }
   if (mode !== "tls") return undefined;
-  const dir = process.env.LOG_BENCH_TLS_DIR ?? "";
-  const pem = (f: string) => readFileSync(join(dir, f), "utf8");
-  return { mode: "tls", ca: pem("ca.pem"), cert: pem("node.pem"), key: pem("node.key") };
+  const pem = (v: string) => readFileSync(process.env[`LOG_BENCH_TLS_${v}`] ?? "", "utf8");
+  return { mode: "tls", ca: pem("CA"), cert: pem("CERT"), key: pem("KEY") };
 }
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
