@@ -29,8 +29,8 @@
  * crash in between leaves the old segments, which recovery ignores once a newer Base exists.
  * The automatic compaction writes that segment in steps while appends go on into the next
  * segment (see file_rewrite.ts), and only when the segments exceed twice the held data plus
- * `rewriteSlackBytes`, or when entries were removed and the last rewrite is `rewriteEveryMs`
- * old.
+ * `rewriteSlackBytes`, or when entries or origins were removed and the last rewrite is
+ * `rewriteEveryMs` old.
  *
  * One directory belongs to one store instance at a time.
  *
@@ -370,9 +370,14 @@ export class FileLogStore implements LogStore {
     return this.#mem.plainUsage(origin);
   }
 
-  /** Forgets an origin in memory; the segments forget it at the next rewrite. */
+  /**
+   * Forgets an origin in memory; the segments forget it at the next rewrite, which this makes
+   * due (`rewriteEveryMs` after the last one) even if nothing else was removed meanwhile.
+   */
   dropOrigin(origin: string): void {
+    if (!this.#mem.heads().has(origin)) return;
     this.#mem.dropOrigin(origin);
+    this.#removedSinceRewrite++;
   }
 
   #syncDir(): void {
