@@ -27,6 +27,7 @@ import { cpus } from "node:os";
 import process from "node:process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { median, percentile } from "./trials.ts";
 import { type PeerOptions, type PeerProcess, stopAllPeers } from "../testing/go_peer.ts";
 import { type Impl, IMPLS, type Preset, startImplPeer } from "./detection_impls.ts";
 import { arg } from "./args.ts";
@@ -59,20 +60,6 @@ interface Entry {
   maxAllDeadMs: number | null;
   meanAllDeadMs: number | null;
   error?: string;
-}
-
-function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/** Nearest-rank percentile. */
-function percentile(xs: number[], p: number): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

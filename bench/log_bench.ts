@@ -38,6 +38,7 @@ import { benchLog, type LogBenchOptions } from "./log_bench_procs.ts";
 import { benchJetStream, type JetStreamResult } from "./log_bench_nats.ts";
 import { timedValue } from "./log_bench_value.ts";
 import { makeBenchCerts } from "./log_bench_tls.ts";
+import { median } from "./trials.ts";
 
 const ARGS: string[] = (globalThis as { Deno?: { args: string[] } }).Deno?.args ??
   process.argv.slice(2);
@@ -88,10 +89,6 @@ const runs: Record<string, unknown>[] = [];
 // every trial's throughput per column: the best one is an outlier more often than the median
 const trialThroughputs: number[][] = plan.map(() => []);
 const best = (r: Record<string, unknown>): number => (r as Run).throughput.appliedPerSecPerReplica;
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 for (let t = 0; t < TRIALS; t++) {
   for (let i = 0; i < plan.length; i++) {
     const [env, security] = plan[i];
@@ -199,7 +196,9 @@ if (ENCRYPT) {
     const o = plan.findIndex(([e, s]) => e === env && s === "open");
     const ratio = logs[i].throughput.appliedPerSecPerReplica /
       logs[o].throughput.appliedPerSecPerReplica;
-    const medians = median(trialThroughputs[i]) / median(trialThroughputs[o]);
+    // every column has TRIALS ≥ 1 trials: the medians exist
+    const medians = (median(trialThroughputs[i]) as number) /
+      (median(trialThroughputs[o]) as number);
     console.log(
       `${env} ${sec}: throughput ${fmt(ratio * 100, 1)} % of ${env} open (best trials; ` +
         `${fmt(medians * 100, 1)} % by the trials' medians; goal: at least 75 %)`,

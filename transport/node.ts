@@ -1,6 +1,6 @@
 /**
  * The real network: UDP packets (`node:dgram`) and TCP streams (`node:net`) on one port,
- * the way hashicorp/memberlist binds them. Runs unchanged on Deno, Node and Bun.
+ * the way hashicorp/memberlist binds them. Runs unchanged on Bun, Deno and Node.
  *
  * @module
  */
@@ -240,7 +240,7 @@ class NodeTransportImpl implements NodeTransport {
   #send(udp: UdpSocket, bytes: Uint8Array, port: number, host: string, resends: number): void {
     try {
       udp.send(bytes, port, host, (err: Error | null) => {
-        if (err === null) return;
+        if (!err) return;
         if (
           errorCode(err, "") === "ECONNREFUSED" && resends < RESEND_REFUSED &&
           this.#closing === null && this.#udp === udp
